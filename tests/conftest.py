@@ -1,0 +1,45 @@
+"""Shared fixtures: devices, a random-weights file, a tiny generated video."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tracker.network import SiamNet, init_weights
+from tracker.synthetic import make_clip, write_video
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state dict of a randomly initialised AlexNet SiamNet (seeded)."""
+    torch.manual_seed(0)
+    model = SiamNet("alexnet")
+    init_weights(model)
+    path = tmp_path_factory.mktemp("weights") / "random.pth"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_clip():
+    return make_clip(num_frames=12, size=(160, 120), seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_video(tmp_path_factory: pytest.TempPathFactory, small_clip) -> Path:
+    path = tmp_path_factory.mktemp("video") / "clip.avi"
+    write_video(str(path), small_clip.frames, fps=10)
+    return path
+
+
+def random_frame(h: int = 120, w: int = 160, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)

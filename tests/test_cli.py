@@ -1,0 +1,101 @@
+"""The ``siamfc`` command end to end on tiny generated inputs (no display, random weights)."""
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from tracker.cli import main
+from tracker.outputs import read_box_csv
+
+
+def run(*args):
+    return main([str(a) for a in args])
+
+
+@pytest.fixture
+def frames_dir(tmp_path, small_clip):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(small_clip.frames):
+        cv2.imwrite(str(folder / f"{i + 1:04d}.jpg"), frame)
+    return folder
+
+
+def box_arg(clip):
+    return ",".join(f"{v:g}" for v in clip.boxes[0])
+
+
+@pytest.mark.parametrize("source_kind", ["video", "folder"])
+def test_track_writes_outputs(tmp_path, tiny_video, frames_dir, small_clip, random_weights, source_kind):
+    source = tiny_video if source_kind == "video" else frames_dir
+    csv_path, video_path = tmp_path / "out" / "boxes.csv", tmp_path / "out" / "tracked.mp4"
+    code = run("track", source, "--box", box_arg(small_clip), "--no-display", "--quiet",
+               "--weights", random_weights, "--device", "cpu",
+               "--output-boxes", csv_path, "--output-video", video_path)
+    assert code == 0
+    rows = read_box_csv(csv_path)
+    assert [int(r["frame"]) for r in rows] == list(range(len(small_clip.frames)))
+    assert rows[0]["x"] == pytest.approx(small_clip.boxes[0][0], abs=1e-3)
+    cap = cv2.VideoCapture(str(video_path))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(small_clip.frames)
+    cap.release()
+
+
+def test_missing_source_exit_2(tmp_path, random_weights, capsys):
+    code = run("track", tmp_path / "missing.mp4", "--box", "1,2,3,4", "--no-display",
+               "--weights", random_weights)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "missing.mp4" in err and "Traceback" not in err
+
+
+def test_unreadable_video_exit_2(tmp_path, random_weights, capsys):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00not a video" * 100)
+    assert run("track", bad, "--box", "1,2,3,4", "--no-display", "--weights", random_weights) == 2
+    assert "broken.mp4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("box", ["1,2,3", "0,0,0,5", "900,900,5,5", "a,b,c,d"])
+def test_bad_box_exit_2(tiny_video, random_weights, box, capsys):
+    assert run("track", tiny_video, "--box", box, "--no-display", "--quiet",
+               "--weights", random_weights) == 2
+    assert "box" in capsys.readouterr().err
+
+
+def test_no_box_without_display_exit_2(tiny_video, random_weights, capsys):
+    assert run("track", tiny_video, "--no-display", "--weights", random_weights) == 2
+    assert "--box" in capsys.readouterr().err
+
+
+def test_missing_weights_exit_2(tiny_video, tmp_path, capsys):
+    assert run("track", tiny_video, "--box", "1,2,3,4", "--no-display",
+               "--weights", tmp_path / "none.pth") == 2
+    assert "none.pth" in capsys.readouterr().err
+
+
+def test_corrupt_frame_keeps_tracked_rows(tmp_path, frames_dir, small_clip, random_weights, capsys):
+    (frames_dir / "0007.jpg").write_bytes(b"garbage")
+    csv_path = tmp_path / "boxes.csv"
+    code = run("track", frames_dir, "--box", box_arg(small_clip), "--no-display", "--quiet",
+               "--weights", random_weights, "--output-boxes", csv_path)
+    assert code == 2
+    assert "0007.jpg" in capsys.readouterr().err
+    assert len(read_box_csv(csv_path)) == 6
+
+
+def test_demo(tmp_path, random_weights, capsys):
+    code = run("demo", "--output-dir", tmp_path / "demo", "--frames", 8, "--weights",
+               random_weights, "--device", "cpu")
+    assert code == 0
+    assert "mean IoU" in capsys.readouterr().err
+    assert len(read_box_csv(tmp_path / "demo" / "demo_boxes.csv")) == 8
+    assert (tmp_path / "demo" / "demo_tracked.mp4").stat().st_size > 0
+
+
+def test_python_dash_m(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "tracker", "track", str(tmp_path / "x.avi"),
+                          "--box", "1,1,2,2", "--no-display"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and "x.avi" in out.stderr

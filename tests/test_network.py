@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from tracker.backbones import BACKBONES, build_backbone, register_backbone
+from tracker.heads import xcorr
+from tracker.network import SiamNet, init_weights
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    model = SiamNet("alexnet")
+    init_weights(model)
+    return model.eval()
+
+
+@pytest.mark.parametrize("size,feat", [(127, 6), (255, 22)])
+def test_feature_shapes(net, size, feat):
+    with torch.no_grad():
+        assert net.features(torch.rand(2, 3, size, size) * 255).shape == (2, 256, feat, feat)
+
+
+@pytest.mark.parametrize("n,s", [(1, 1), (1, 3), (4, 3), (2, 5)])
+def test_response_shape(net, n, s):
+    with torch.no_grad():
+        out = net(torch.rand(n, 3, 127, 127) * 255, torch.rand(n * s, 3, 255, 255) * 255)
+    assert out.shape == (n * s, 1, 17, 17)
+
+
+@pytest.mark.parametrize("n,k", [(1, 1), (3, 1), (2, 3), (4, 5)])
+def test_batched_xcorr_equals_loop(n, k):
+    torch.manual_seed(1)
+    z = torch.randn(n, 8, 6, 6)
+    x = torch.randn(n * k, 8, 22, 22)
+    batched = xcorr(z, x)
+    for i in range(n * k):
+        ref = torch.nn.functional.conv2d(x[i:i + 1], z[i // k:i // k + 1])
+        torch.testing.assert_close(batched[i:i + 1], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_xcorr_rejects_mismatch():
+    with pytest.raises(ValueError):
+        xcorr(torch.randn(2, 8, 6, 6), torch.randn(3, 8, 22, 22))
+
+
+def test_paper_layer_table(net):
+    convs = [m for m in net.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0], c.groups) for c in convs] == [
+        (3, 96, 11, 2, 1), (96, 256, 5, 1, 2), (256, 384, 3, 1, 1), (384, 384, 3, 1, 2), (384, 256, 3, 1, 2)]
+    assert all(c.padding == (0, 0) for c in convs)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 4
+
+
+def test_registry():
+    assert "alexnet" in BACKBONES
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_backbone("resnet9000")
+
+    @register_backbone("tiny-test")
+    def tiny():
+        return torch.nn.Conv2d(3, 4, 8, 8)
+
+    try:
+        assert isinstance(SiamNet("tiny-test").backbone, torch.nn.Conv2d)
+    finally:
+        BACKBONES.pop("tiny-test")

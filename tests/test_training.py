@@ -1,0 +1,108 @@
+"""Training building blocks on generated data (the full recipe is benchmarked, not tested)."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tracker.training.losses import balanced_weights, label_map, logistic_loss, triplet_loss
+from tracker.training.pairs import PairConfig, PairDataset
+from tracker.training.sequences import read_got_style
+from tracker.training.trainer import TrainConfig, Trainer, learning_rate
+from tracker.weights import load_model
+
+
+def make_got_root(root: Path, num_seqs: int = 3, frames: int = 6, step: int = 30) -> Path:
+    rng = np.random.default_rng(0)
+    names = []
+    for s in range(num_seqs):
+        name = f"seq{s}"
+        names.append(name)
+        folder = root / name
+        folder.mkdir(parents=True)
+        lines = []
+        for i in range(frames):
+            img = np.full((160, 200, 3), 40 + 50 * s, np.uint8)
+            x, y = 60 + 4 * i, 50 + 2 * i
+            img[y:y + 40, x:x + 50] = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+            cv2.imwrite(str(folder / f"{i * step:08d}.jpg"), img)
+            lines.append(f"{x},{y},50,40")
+        (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
+    (root / "list.txt").write_text("\n".join(names) + "\n")
+    return root
+
+
+def test_label_map_disc():
+    labels = label_map(17, (8, 8), 2)
+    assert labels.sum() == 13 and labels[8, 8] == 1 and labels[8, 10] == 1 and labels[8, 11] == 0
+    shifted = label_map(17, (10, 8), 2)
+    assert shifted[8, 10] == 1 and shifted[8, 7] == 0
+
+
+def test_balanced_weights_and_logistic_loss():
+    labels = torch.zeros(2, 1, 17, 17)
+    labels[0, 0, 8, 8] = 1
+    w = balanced_weights(labels)
+    assert w[0][labels[0] > 0].sum() == pytest.approx(0.5)
+    assert w[0][labels[0] == 0].sum() == pytest.approx(0.5)
+    assert w[1].sum() == pytest.approx(1.0)         # negative pair: all weight on negatives
+    # zero logits: loss = log 2 per unit weight
+    assert logistic_loss(torch.zeros(2, 1, 17, 17), labels).item() == pytest.approx(np.log(2), rel=1e-5)
+    good = torch.where(labels > 0, 10.0, -10.0)
+    assert logistic_loss(good, labels).item() < 1e-3
+
+
+def test_triplet_loss_orders_positives_over_negatives():
+    labels = torch.from_numpy(label_map(17, (8, 8), 2))[None, None]
+    assert triplet_loss(torch.zeros(1, 1, 17, 17), labels).item() == pytest.approx(np.log(2), rel=1e-5)
+    good = torch.where(labels > 0, 5.0, -5.0)
+    bad = -good
+    assert triplet_loss(good, labels) < 1e-3 < triplet_loss(bad, labels)
+
+
+def test_reader_and_pair_sampler(tmp_path):
+    root = make_got_root(tmp_path / "data", frames=6, step=30)
+    (root / "seq2" / "groundtruth.txt").write_text("1,2,3\n" + "60,50,50,40\n" * 5)
+    seqs, problems = read_got_style(root)
+    assert len(seqs) == 3 and any("groundtruth.txt:1" in p for p in problems)
+    assert seqs[0].indices.tolist() == [0, 30, 60, 90, 120, 150]
+    ds = PairDataset(seqs, 200, PairConfig(max_gap=60, neg_prob=0.3), seed=1)
+    rng = np.random.default_rng(0)
+    negatives = 0
+    for _ in range(300):
+        sz, fz, sx, fx, negative = ds.sample_pair(rng)
+        if negative:
+            negatives += 1
+            assert sx != sz
+        else:
+            assert sx == sz and abs(seqs[sz].indices[fz] - seqs[sx].indices[fx]) <= 60
+            assert not (sz == 2 and (fz == 0 or fx == 0))   # the broken line is never used
+    assert 40 < negatives < 140
+    z, x, labels = ds[0]
+    assert z.shape == (3, 127, 127) and x.shape == (3, 255, 255) and labels.shape == (1, 17, 17)
+
+
+def test_short_training_lowers_loss_and_resumes(tmp_path):
+    torch.manual_seed(0)
+    seqs, _ = read_got_style(make_got_root(tmp_path / "data"))
+    cfg = TrainConfig(epochs=2, pairs_per_epoch=40, batch_size=4, workers=0, lr_start=1e-2,
+                      lr_end=1e-3, pairs=PairConfig(neg_prob=0.0, color_jitter=0.0))
+    trainer = Trainer(seqs, tmp_path / "run", cfg)
+    losses = []
+    trainer.train(on_step=lambda i, n, loss: losses.append(loss))
+    assert len(losses) == 20
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 3
+    load_model(tmp_path / "run" / "epoch_002.pth")
+    again = Trainer(seqs, tmp_path / "run", cfg)
+    assert again.resume() and again.epoch == 2 and again.step == 20
+    for k, v in again.model.state_dict().items():
+        torch.testing.assert_close(v, trainer.model.state_dict()[k])
+    assert again.train() == []   # nothing left to do
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig(lr_start=1e-2, lr_end=1e-5)
+    assert learning_rate(cfg, 0, 100) == pytest.approx(1e-2)
+    assert learning_rate(cfg, 99, 100) == pytest.approx(1e-5)

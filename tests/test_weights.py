@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from tracker import SiamFCTracker, WeightsError
+from tracker.network import SiamNet
+from tracker.weights import default_weights_path, load_model, resolve_device
+
+
+def test_missing_file_names_path(tmp_path):
+    path = tmp_path / "nope.pth"
+    with pytest.raises(WeightsError, match="nope.pth") as info:
+        SiamFCTracker.from_pretrained(path)
+    assert "siamfc train" in str(info.value)
+
+
+def test_truncated_file(tmp_path, random_weights):
+    bad = tmp_path / "truncated.pth"
+    bad.write_bytes(random_weights.read_bytes()[:1000])
+    with pytest.raises(WeightsError, match="truncated.pth"):
+        load_model(bad)
+
+
+def test_not_a_torch_file(tmp_path):
+    bad = tmp_path / "text.pth"
+    bad.write_text("hello")
+    with pytest.raises(WeightsError, match="text.pth"):
+        load_model(bad)
+
+
+def test_wrong_architecture(tmp_path):
+    state = SiamNet().state_dict()
+    key = next(k for k in state if k.endswith("weight"))
+    state[key] = torch.zeros(48, 3, 11, 11)
+    path = tmp_path / "wrong.pth"
+    torch.save(state, path)
+    with pytest.raises(WeightsError, match="shape"):
+        load_model(path)
+    del state[key]
+    torch.save(state, path)
+    with pytest.raises(WeightsError, match="missing"):
+        load_model(path)
+
+
+def test_round_trip_and_checkpoint_format(tmp_path, random_weights):
+    model = load_model(random_weights)
+    ref = torch.load(random_weights, weights_only=True)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, ref[k])
+    ckpt = tmp_path / "last.pth"
+    torch.save({"model": ref, "epoch": 3}, ckpt)
+    load_model(ckpt)
+
+
+def test_env_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("SIAMFC_WEIGHTS", str(tmp_path / "x.pth"))
+    assert default_weights_path() == tmp_path / "x.pth"
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")

@@ -1,0 +1,73 @@
+"""Backbones: fully-convolutional feature extractors shared by exemplar and search crops.
+
+All backbones take ``(B, 3, H, W)`` float BGR pixels in [0, 255] and have no padding and
+total stride 8, so a 127 crop gives 6x6 features and a 255 crop gives 22x22.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+BACKBONES: dict[str, Callable[[], nn.Module]] = {}
+
+
+def register_backbone(name: str) -> Callable[[Callable[[], nn.Module]], Callable[[], nn.Module]]:
+    """Decorator adding a backbone constructor to the registry under ``name``."""
+
+    def wrap(ctor: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+        BACKBONES[name] = ctor
+        return ctor
+
+    return wrap
+
+
+def build_backbone(name: str) -> nn.Module:
+    """Instantiate a registered backbone by name."""
+    try:
+        return BACKBONES[name]()
+    except KeyError:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}") from None
+
+
+def _conv_bn_relu(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, groups=groups, bias=True),
+        nn.BatchNorm2d(cout, eps=1e-5, momentum=0.05),
+        nn.ReLU(inplace=True),
+    )
+
+
+class AlexNet(nn.Module):
+    """The SiamFC AlexNet (Bertinetto et al. 2016, table 1).
+
+    conv1 11x11/2 96, pool 3/2, conv2 5x5 256 (2 groups), pool 3/2, conv3 3x3 384,
+    conv4 3x3 384 (2 groups), conv5 3x3 256 (2 groups); BN+ReLU after conv1-4, none after conv5.
+    """
+
+    out_channels = 256
+    total_stride = 8
+
+    def __init__(self, width: float = 1.0) -> None:
+        super().__init__()
+        c1, c2, c3, c4 = (int(round(c * width)) for c in (96, 256, 384, 384))
+        self.conv1 = nn.Sequential(_conv_bn_relu(3, c1, 11, 2), nn.MaxPool2d(3, 2))
+        self.conv2 = nn.Sequential(_conv_bn_relu(c1, c2, 5, groups=2), nn.MaxPool2d(3, 2))
+        self.conv3 = _conv_bn_relu(c2, c3, 3)
+        self.conv4 = _conv_bn_relu(c3, c4, 3, groups=2)
+        self.conv5 = nn.Conv2d(c4, self.out_channels, 3, groups=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, 256, (H - 87) / 8 + 1, same for W)."""
+        x = self.conv1(x)
+        x = self.conv2(x)
+        x = self.conv3(x)
+        x = self.conv4(x)
+        return self.conv5(x)
+
+
+@register_backbone("alexnet")
+def alexnet() -> nn.Module:
+    """The paper's AlexNet (about 2.3 M parameters)."""
+    return AlexNet(1.0)

@@ -1,0 +1,267 @@
+"""The ``siamfc`` command line: ``track``, ``demo`` and ``train``.
+
+Exit codes: 0 success, 1 runtime failure, 2 bad input (missing file, unreadable video, bad
+box, missing weights), 130 interrupted (outputs written so far are complete and valid).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UserError(Exception):
+    """A problem with the user's input: reported on one line, exit code 2."""
+
+
+def _progress(total: int | None, desc: str, enabled: bool = True):
+    from tqdm import tqdm
+    return tqdm(total=total or None, desc=desc, unit="frame", disable=not enabled,
+                file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def has_display() -> bool:
+    """True when OpenCV windows can probably be shown (a display server and a GUI build)."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or
+                                                 os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    import cv2
+    info = cv2.getBuildInformation()
+    gui = [line for line in info.splitlines() if "GUI:" in line]
+    return not (gui and "NONE" in gui[0].upper())
+
+
+def _build_tracker(args: argparse.Namespace):
+    from .siamfc import SiamFCTracker
+    return SiamFCTracker.from_pretrained(args.weights, device=args.device, config=args.preset)
+
+
+# -- track ------------------------------------------------------------------------------------
+def cmd_track(args: argparse.Namespace) -> int:
+    import cv2
+
+    from .annotate import draw_box, draw_text
+    from .geometry import parse_box
+    from .outputs import BoxCSVWriter
+    from .video import FrameSource, VideoSink
+
+    box = parse_box(args.box) if args.box else None
+    display = not args.no_display and has_display()
+    if box is None and not display:
+        raise UserError("no --box given and no display to draw one on; pass --box X,Y,W,H "
+                        "(0-based pixels)")
+    frames_done = 0
+    source_name = args.source
+    with FrameSource(args.source) as source:
+        tracker = _build_tracker(args)
+        sink = VideoSink(args.output_video, source.fps) if args.output_video else None
+        writer = BoxCSVWriter(args.output_boxes) if args.output_boxes else None
+        bar = _progress(len(source), Path(str(source_name)).name or str(source_name),
+                        enabled=not source.is_camera and not args.quiet)
+        try:
+            start = time.perf_counter()
+            for index, frame in enumerate(source):
+                if index == 0:
+                    if box is None:
+                        roi = cv2.selectROI("siamfc: draw the target, then Enter", frame, False)
+                        cv2.destroyWindow("siamfc: draw the target, then Enter")
+                        if roi[2] <= 0 or roi[3] <= 0:
+                            raise UserError("no box drawn; nothing to track")
+                        box = tuple(float(v) for v in roi)
+                    try:
+                        tracker.init(frame, box)
+                    except ValueError as exc:
+                        raise UserError(f"{source_name}: frame 0: {exc}") from None
+                    result_box, score = box, 1.0
+                else:
+                    result = tracker.update(frame)
+                    result_box, score = result.box, result.score
+                frames_done = index + 1
+                if writer is not None:
+                    writer.write(index, result_box, score)
+                if sink is not None or display:
+                    shown = draw_box(frame, result_box, f"{score:.2f}")
+                    if sink is not None:
+                        sink.write(shown)
+                    if display:
+                        fps = frames_done / max(1e-9, time.perf_counter() - start)
+                        cv2.imshow("siamfc", draw_text(shown, f"{fps:.0f} fps  q: quit"))
+                        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                            break
+                bar.update(1)
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+            if sink is not None:
+                sink.close()
+            if display:
+                cv2.destroyAllWindows()
+    if frames_done == 0:
+        raise UserError(f"{source_name}: no frames could be read")
+    elapsed = time.perf_counter() - start
+    _say(args, f"tracked {frames_done} frames in {elapsed:.1f} s ({frames_done / elapsed:.1f} fps)"
+         + (f"; boxes: {args.output_boxes}" if args.output_boxes else "")
+         + (f"; video: {args.output_video}" if args.output_video else ""))
+    return EXIT_OK
+
+
+# -- demo -------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .annotate import draw_box, draw_text
+    from .geometry import iou_ltwh
+    from .outputs import BoxCSVWriter
+    from .synthetic import make_clip
+    from .video import VideoSink
+
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clip = make_clip(num_frames=args.frames, seed=args.seed)
+    tracker = _build_tracker(args)
+    video_path, csv_path = out_dir / "demo_tracked.mp4", out_dir / "demo_boxes.csv"
+    boxes = np.zeros_like(clip.boxes)
+    start = time.perf_counter()
+    with VideoSink(video_path, 30.0) as sink, BoxCSVWriter(csv_path) as writer:
+        results = tracker.track(clip.frames, clip.boxes[0])
+        for index, (frame, result) in enumerate(zip(clip.frames, results)):
+            boxes[index] = result.box
+            writer.write(index, result.box, result.score)
+            shown = draw_box(frame, clip.boxes[index], color=(0, 200, 0), thickness=1)
+            shown = draw_box(shown, result.box, f"{result.score:.2f}")
+            sink.write(draw_text(shown, f"frame {index}  green: truth  red: siamfc"))
+    elapsed = time.perf_counter() - start
+    iou = iou_ltwh(boxes, clip.boxes)
+    _say(args, f"demo: {len(clip.frames)} frames tracked in {elapsed:.1f} s on {tracker.device}; "
+               f"mean IoU {iou.mean():.3f} against the known boxes")
+    _say(args, f"outputs in {out_dir.resolve()}: {video_path.name}, {csv_path.name}")
+    return EXIT_OK
+
+
+# -- train ------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training.pairs import PairConfig
+    from .training.sequences import read_got_style
+    from .training.trainer import TrainConfig, Trainer
+    from .weights import resolve_device
+
+    sequences, problems = [], []
+    for root in args.data:
+        try:
+            seqs, probs = read_got_style(root)
+        except FileNotFoundError as exc:
+            raise UserError(str(exc)) from None
+        sequences.extend(seqs)
+        problems.extend(probs)
+    for problem in problems:
+        _say(args, f"skipped: {problem}")
+    if not sequences:
+        raise UserError("no usable training sequences in " + ", ".join(args.data))
+    cfg = TrainConfig(epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
+                      batch_size=args.batch_size, loss=args.loss, backbone=args.backbone,
+                      workers=args.workers, seed=args.seed, amp=args.amp, pairs=PairConfig())
+    trainer = Trainer(sequences, args.out, cfg, device=resolve_device(args.device))
+    if args.resume and trainer.resume():
+        _say(args, f"resumed from {Path(args.out) / 'last.pth'} at epoch {trainer.epoch}")
+    _say(args, f"training on {len(sequences)} sequences, {len(problems)} problems skipped, "
+               f"bf16={trainer.bf16}, device={trainer.device}")
+    bar = _progress(cfg.steps_per_epoch, f"epoch {trainer.epoch + 1}", enabled=not args.quiet)
+
+    def on_step(i: int, n: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
+
+    def on_epoch(row: dict) -> None:
+        bar.reset()
+        bar.set_description(f"epoch {row['epoch'] + 1}")
+        _say(args, f"epoch {row['epoch']}: loss {row['loss']:.4f} pos {row['pos_score']:.3f} "
+                   f"neg {row['neg_score']:.3f} {row['pairs_per_s']:.1f} pairs/s -> {row['weights']}")
+
+    try:
+        trainer.train(on_step=on_step, on_epoch=on_epoch)
+    finally:
+        bar.close()
+    return EXIT_OK
+
+
+# -- parser -----------------------------------------------------------------------------------
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="siamfc", description="SiamFC object tracker")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def model_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+        p.add_argument("--weights", default=None, help="weights file (default: weights/siamfc_alexnet.pth)")
+        p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
+        p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    p = sub.add_parser("track", help="track one target in a video, image folder or camera")
+    p.add_argument("source", help="video file, folder of images, or camera index (0)")
+    p.add_argument("--box", help="initial box X,Y,W,H in 0-based pixels (else drawn on screen)")
+    p.add_argument("--output-video", help="annotated video to write (.mp4 or .avi)")
+    p.add_argument("--output-boxes", help="CSV of boxes to write: frame,x,y,w,h,score")
+    p.add_argument("--no-display", action="store_true", help="do not open a window")
+    model_options(p)
+    p.set_defaults(func=cmd_track)
+
+    p = sub.add_parser("demo", help="track a generated clip and report the mean IoU")
+    p.add_argument("--output-dir", default="siamfc-demo", help="folder for the outputs")
+    p.add_argument("--frames", type=int, default=120, help="clip length")
+    p.add_argument("--seed", type=int, default=0)
+    model_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="train SiamFC weights on GOT-10k-style sequences")
+    p.add_argument("--data", action="append", required=True, help="training root (repeatable)")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--pairs-per-epoch", type=int, default=3200)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--loss", default="logistic", choices=["logistic", "triplet"])
+    p.add_argument("--backbone", default="alexnet")
+    p.add_argument("--workers", type=int, default=1, help="data loader processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``siamfc`` and ``python -m tracker``; returns the exit code."""
+    from .errors import SourceError, WeightsError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("siamfc: interrupted; outputs written so far are complete", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (UserError, SourceError, WeightsError, FileNotFoundError, ValueError) as exc:
+        if args.debug:
+            raise
+        print(f"siamfc: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # runtime failure: one line, traceback with --debug
+        if args.debug:
+            raise
+        print(f"siamfc: failed: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return EXIT_FAILURE

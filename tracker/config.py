@@ -1,0 +1,102 @@
+"""Tracker hyper-parameters: one frozen dataclass with the SiamFC paper's defaults.
+
+Presets follow Bertinetto et al. 2016 (SiamFC-3s, SiamFC-5s). Unknown keys and
+out-of-range values raise ``ValueError``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """All numbers of the SiamFC tracking loop.
+
+    Sizes are in pixels of the resized crops; ``total_stride`` is the network's.
+    """
+
+    exemplar_size: int = 127        # side of the exemplar crop z (px)
+    instance_size: int = 255        # side of the search crop x (px)
+    context: float = 0.5            # context margin p = context * (w + h)
+    total_stride: int = 8           # backbone stride (response cell -> crop px)
+    response_up: int = 16           # bicubic upsampling of the 17x17 response
+    num_scales: int = 3             # scale pyramid size (odd)
+    scale_step: float = 1.0375      # ratio between neighbouring scales
+    scale_penalty: float = 0.9745   # multiplies non-central scale responses
+    scale_lr: float = 0.59          # damping of the size update
+    window_influence: float = 0.176 # weight of the Hann window (cosine window)
+    min_scale: float = 0.2          # target size clamp, x initial size
+    max_scale: float = 5.0
+    name: str = field(default="siamfc-3s", compare=False)
+
+    def __post_init__(self) -> None:
+        def check(cond: bool, msg: str) -> None:
+            if not cond:
+                raise ValueError(f"TrackerConfig: {msg}")
+
+        for key in ("exemplar_size", "instance_size", "total_stride", "response_up", "num_scales"):
+            value = getattr(self, key)
+            check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
+                  f"{key} must be a positive integer, got {value!r}")
+        for key in ("context", "scale_step", "scale_penalty", "scale_lr", "window_influence",
+                    "min_scale", "max_scale"):
+            value = getattr(self, key)
+            check(isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and math.isfinite(value), f"{key} must be a finite number, got {value!r}")
+        check(self.num_scales % 2 == 1, f"num_scales must be odd, got {self.num_scales}")
+        check(self.instance_size > self.exemplar_size,
+              f"instance_size ({self.instance_size}) must exceed exemplar_size ({self.exemplar_size})")
+        check((self.instance_size - self.exemplar_size) % self.total_stride == 0,
+              "instance_size - exemplar_size must be a multiple of total_stride")
+        check(0.0 <= self.context <= 4.0, f"context must be in [0, 4], got {self.context}")
+        check(self.scale_step >= 1.0 and self.scale_step <= 2.0,
+              f"scale_step must be in [1, 2], got {self.scale_step}")
+        check(0.0 < self.scale_penalty <= 1.0,
+              f"scale_penalty must be in (0, 1], got {self.scale_penalty}")
+        check(0.0 <= self.scale_lr <= 1.0, f"scale_lr must be in [0, 1], got {self.scale_lr}")
+        check(0.0 <= self.window_influence <= 1.0,
+              f"window_influence must be in [0, 1], got {self.window_influence}")
+        check(0.0 < self.min_scale <= 1.0 <= self.max_scale,
+              f"need 0 < min_scale <= 1 <= max_scale, got {self.min_scale}, {self.max_scale}")
+
+    @property
+    def response_size(self) -> int:
+        """Side of the raw response map (17 for 255/127/8)."""
+        return (self.instance_size - self.exemplar_size) // self.total_stride + 1
+
+    @property
+    def upscaled_size(self) -> int:
+        """Side of the upsampled response map (272 for 17 x 16)."""
+        return self.response_size * self.response_up
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "TrackerConfig":
+        """Build from a mapping; unknown keys raise ``ValueError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"TrackerConfig: unknown keys {unknown}; known keys: {sorted(known)}")
+        return cls(**dict(values))
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "TrackerConfig":
+        """A named preset (``siamfc-3s`` or ``siamfc-5s``), optionally with overrides."""
+        try:
+            values = PRESETS[name]
+        except KeyError:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+        return cls.from_dict({**values, "name": name, **overrides})
+
+    def replace(self, **changes: Any) -> "TrackerConfig":
+        """A copy with some fields changed (validated; unknown keys raise)."""
+        return TrackerConfig.from_dict({**dataclasses.asdict(self), **changes})
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "siamfc-3s": {},
+    "siamfc-5s": {"num_scales": 5, "scale_step": 1.0255, "scale_penalty": 0.962,
+                  "scale_lr": 0.34, "window_influence": 0.168},
+}

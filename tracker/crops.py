@@ -1,0 +1,68 @@
+"""Square crops centred on a point, resized to a fixed side, padded with the frame mean.
+
+Both functions map output pixel j to source coordinate ``c + (j - (out - 1) / 2) * size / out``
+(pixel centres at integer coordinates), so a crop of side ``size`` covers exactly
+[c - size/2, c + size/2] of the frame.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def crop_numpy(frame: np.ndarray, center: tuple[float, float], size: float, out_size: int,
+               pad_value: np.ndarray | tuple[float, ...] | None = None,
+               interp: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """One crop with OpenCV: frame (H, W, C) uint8/float, centre (cx, cy) px, side ``size`` px.
+
+    Returns (out_size, out_size, C) of the frame's dtype; outside pixels are ``pad_value``
+    (default: the frame's per-channel mean).
+    """
+    if pad_value is None:
+        pad_value = frame.reshape(-1, frame.shape[-1]).mean(axis=0)
+    a = out_size / size
+    cx, cy = center
+    m = np.array([[a, 0.0, (out_size - 1) / 2 - a * cx],
+                  [0.0, a, (out_size - 1) / 2 - a * cy]], dtype=np.float64)
+    border = tuple(float(v) for v in np.ravel(pad_value))
+    return cv2.warpAffine(frame, m, (out_size, out_size), flags=interp,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+
+
+def frame_to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H, W, 3) uint8 BGR -> (1, 3, H, W) float32 on ``device`` (one upload per frame)."""
+    t = torch.from_numpy(np.ascontiguousarray(frame)).to(device, non_blocking=True)
+    return t.permute(2, 0, 1).unsqueeze(0).float()
+
+
+def crop_batch(frame: torch.Tensor, centers: torch.Tensor, sizes: torch.Tensor, out_size: int,
+               mean: torch.Tensor | None = None) -> torch.Tensor:
+    """All crops of one frame in one ``grid_sample`` call (bilinear).
+
+    frame: (1, C, H, W) float; centers: (B, 2) (cx, cy) px; sizes: (B,) side px;
+    mean: (C,) padding value (default: the frame's per-channel mean).
+    Returns (B, C, out_size, out_size) float.
+    """
+    _, c, h, w = frame.shape
+    b = centers.shape[0]
+    dtype, device = frame.dtype, frame.device
+    if mean is None:
+        mean = frame.mean(dim=(0, 2, 3))
+    centers = centers.to(device=device, dtype=torch.float64)
+    sizes = sizes.to(device=device, dtype=torch.float64)
+    j = torch.arange(out_size, device=device, dtype=torch.float64) - (out_size - 1) / 2
+    step = (sizes / out_size)[:, None]                                   # (B, 1)
+    xs = centers[:, 0:1] + j[None] * step                                 # (B, out) source px
+    ys = centers[:, 1:2] + j[None] * step
+    # normalise to [-1, 1] with align_corners=False: pixel i centre -> (2i + 1) / W - 1
+    gx = ((2 * xs + 1) / w - 1).to(dtype)
+    gy = ((2 * ys + 1) / h - 1).to(dtype)
+    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
+    # one image, all crops stacked vertically: (1, B*out, out, 2)
+    grid = grid.reshape(1, b * out_size, out_size, 2)
+    centred = frame - mean.view(1, c, 1, 1)
+    out = F.grid_sample(centred, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out = out + mean.view(1, c, 1, 1)
+    return out.reshape(c, b, out_size, out_size).permute(1, 0, 2, 3)

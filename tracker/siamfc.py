@@ -1,0 +1,266 @@
+"""The SiamFC tracking loop (Bertinetto et al. 2016, section 2.4), for one or many targets.
+
+Per frame, for all N targets and S scales at once:
+  1. cut S search crops of side s_x * scale around each target's last centre, resize to 255;
+  2. one backbone pass over the N*S crops, cross-correlate with each target's exemplar
+     features (computed once at init) -> N*S response maps of 17x17;
+  3. upsample x16 (bicubic), penalise the non-central scales, pick the best scale;
+  4. normalise the chosen map, blend with a cosine window, take the peak;
+  5. move the centre by the peak's displacement (response px -> crop px -> frame px);
+  6. damp the size update with the scale learning rate and clamp it.
+Boxes are 0-based (x, y, w, h) float pixels; frames BGR uint8 (H, W, 3).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import TrackerConfig
+from .crops import crop_batch, frame_to_tensor
+from .frames import as_bgr
+from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh, scale_factors,
+                       validate_box)
+from .network import SiamNet, init_weights
+from .weights import default_weights_path, load_model, resolve_device
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """One target's state after a frame.
+
+    box: 0-based (x, y, w, h) float pixels; score: sigmoid of the peak response logit in
+    [0, 1] (comparable across frames); scale: the chosen scale factor; target_id: the id
+    given at ``init``/``add``.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    scale: float
+    target_id: int = 0
+
+
+class SiamFCMultiTracker:
+    """Tracks N targets with one batched backbone pass per frame."""
+
+    def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
+                 device: str | torch.device = "auto") -> None:
+        self.cfg = config if config is not None else TrackerConfig()
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        cfg = self.cfg
+        self.scales = scale_factors(cfg.num_scales, cfg.scale_step)                  # (S,)
+        penalty = np.full(cfg.num_scales, cfg.scale_penalty)
+        penalty[cfg.num_scales // 2] = 1.0
+        self._penalty = torch.tensor(penalty, dtype=torch.float32, device=self.device)
+        self._window = torch.tensor(hann_window(cfg.upscaled_size), dtype=torch.float32,
+                                    device=self.device)
+        self._clear()
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
+                        config: TrackerConfig | str | None = None, backbone: str = "alexnet",
+                        pretrained: bool = True) -> "SiamFCMultiTracker":
+        """Load weights (default: ``weights/siamfc_alexnet.pth``) into a tracker.
+
+        ``config`` is a ``TrackerConfig`` or a preset name. ``pretrained=False`` gives random
+        weights: for tests only, never a silent fallback.
+        """
+        if isinstance(config, str):
+            config = TrackerConfig.preset(config)
+        if pretrained:
+            model = load_model(path if path is not None else default_weights_path(backbone), backbone)
+        else:
+            model = SiamNet(backbone)
+            init_weights(model)
+            model.eval()
+        return cls(model, config, device)
+
+    def _clear(self) -> None:
+        self.ids: list[int] = []
+        self._next_id = 0
+        self._center = np.zeros((0, 2))       # (N, 2) cx, cy px
+        self._size = np.zeros((0, 2))         # (N, 2) w, h px
+        self._base_size = np.zeros((0, 2))    # (N, 2) size at init
+        self._z_sz = np.zeros(0)              # (N,) exemplar side in frame px
+        self._z_feat: torch.Tensor | None = None   # (N, C, 6, 6)
+        self._frame_hw: tuple[int, int] | None = None
+
+    @property
+    def num_targets(self) -> int:
+        return len(self.ids)
+
+    # -- init ---------------------------------------------------------------------------------
+    def init(self, frame: np.ndarray, boxes: Sequence[Sequence[float]] | np.ndarray) -> list[int]:
+        """Start tracking ``boxes`` ((N, 4) 0-based x, y, w, h) in ``frame``; replaces any
+        previous targets. Returns the target ids (0 .. N-1)."""
+        frame = as_bgr(frame)
+        arr = np.asarray(boxes, dtype=np.float64)
+        if arr.ndim == 1:
+            arr = arr[None]
+        if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
+            raise ValueError(f"boxes must be (N, 4) x, y, w, h with N >= 1, got shape {np.shape(boxes)}")
+        checked = np.stack([validate_box(b, frame.shape[:2]) for b in arr])
+        self._clear()
+        self._add(frame, checked)
+        return list(self.ids)
+
+    def add(self, frame: np.ndarray, box: Sequence[float]) -> int:
+        """Add one target (0-based x, y, w, h) on ``frame``; returns its new id."""
+        frame = as_bgr(frame)
+        self._add(frame, validate_box(box, frame.shape[:2])[None])
+        return self.ids[-1]
+
+    def remove(self, target_id: int) -> None:
+        """Stop tracking ``target_id`` (``KeyError`` if unknown)."""
+        if target_id not in self.ids:
+            raise KeyError(f"no target with id {target_id}; tracked ids: {self.ids}")
+        keep = [i for i, t in enumerate(self.ids) if t != target_id]
+        self.ids = [self.ids[i] for i in keep]
+        self._center, self._size = self._center[keep], self._size[keep]
+        self._base_size, self._z_sz = self._base_size[keep], self._z_sz[keep]
+        assert self._z_feat is not None
+        self._z_feat = self._z_feat[keep] if keep else None
+
+    @torch.inference_mode()
+    def _add(self, frame: np.ndarray, boxes: np.ndarray) -> None:
+        cfg = self.cfg
+        cxcywh = ltwh_to_cxcywh(boxes)
+        center, size = cxcywh[:, :2], cxcywh[:, 2:]
+        # exemplar side s_z = sqrt((w + p)(h + p)), p = context * (w + h)
+        z_sz = context_size(size[:, 0], size[:, 1], cfg.context)
+        img = frame_to_tensor(frame, self.device)
+        z = crop_batch(img, torch.from_numpy(center), torch.from_numpy(z_sz), cfg.exemplar_size)
+        feat = self.model.features(z)
+        self._z_feat = feat if self._z_feat is None else torch.cat([self._z_feat, feat])
+        self._center = np.concatenate([self._center, center])
+        self._size = np.concatenate([self._size, size])
+        self._base_size = np.concatenate([self._base_size, size])
+        self._z_sz = np.concatenate([self._z_sz, z_sz])
+        new_ids = list(range(self._next_id, self._next_id + len(boxes)))
+        self._next_id += len(boxes)
+        self.ids.extend(new_ids)
+        self._frame_hw = frame.shape[:2]
+
+    # -- update -------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def update(self, frame: np.ndarray) -> list[TrackResult]:
+        """Track all targets into ``frame``; one ``TrackResult`` per target, in id order."""
+        if self._z_feat is None or not self.ids:
+            raise RuntimeError("update() called before init(): call init(frame, box) first")
+        frame = as_bgr(frame)
+        cfg = self.cfg
+        n, s = len(self.ids), cfg.num_scales
+        height, width = frame.shape[:2]
+
+        # 1. search crops of side s_x * scale for every target and scale, one batched call
+        x_sz = self._z_sz * cfg.instance_size / cfg.exemplar_size                      # (N,)
+        sizes = (x_sz[:, None] * self.scales[None, :]).reshape(-1)                       # (N*S,)
+        centers = np.repeat(self._center, s, axis=0)                                      # (N*S, 2)
+        img = frame_to_tensor(frame, self.device)
+        x = crop_batch(img, torch.from_numpy(centers), torch.from_numpy(sizes), cfg.instance_size)
+
+        # 2. features and cross-correlation with each target's exemplar
+        resp = self.model.head(self._z_feat, self.model.features(x))                     # (N*S,1,17,17)
+
+        # 3. upsample, penalise scale changes, pick the best scale per target
+        up = F.interpolate(resp.float(), size=(cfg.upscaled_size, cfg.upscaled_size),
+                           mode="bicubic", align_corners=False).view(n, s, -1)            # (N,S,M)
+        peaks = up.amax(dim=2)                                                            # (N, S)
+        best = torch.argmax(peaks * self._penalty[None], dim=1)                           # (N,)
+        chosen = up[torch.arange(n, device=up.device), best]                              # (N, M)
+        score = torch.sigmoid(peaks.gather(1, best[:, None])[:, 0])
+
+        # 4. normalise, blend with the cosine window, find the peak
+        chosen = chosen - chosen.amin(dim=1, keepdim=True)
+        chosen = chosen / (chosen.sum(dim=1, keepdim=True) + 1e-16)
+        chosen = (1 - cfg.window_influence) * chosen + cfg.window_influence * self._window.view(1, -1)
+        loc = torch.argmax(chosen, dim=1)
+
+        # only the final numbers come back to the host
+        loc_np, best_np = loc.cpu().numpy(), best.cpu().numpy()
+        score_np = score.float().cpu().numpy()
+        row, col = np.divmod(loc_np, cfg.upscaled_size)
+
+        # 5. displacement: response px -> crop px -> frame px
+        centre = (cfg.upscaled_size - 1) / 2
+        scale = self.scales[best_np]                                                      # (N,)
+        disp = np.stack([col - centre, row - centre], axis=1) * cfg.total_stride / cfg.response_up
+        disp = disp * (x_sz * scale / cfg.instance_size)[:, None]
+        self._center = self._center + disp
+        self._center[:, 0] = np.clip(self._center[:, 0], 0, width - 1)
+        self._center[:, 1] = np.clip(self._center[:, 1], 0, height - 1)
+
+        # 6. damped size update, clamped to [min_scale, max_scale] x initial size
+        damped = (1 - cfg.scale_lr) + cfg.scale_lr * scale                                # (N,)
+        new_size = np.clip(self._size * damped[:, None], cfg.min_scale * self._base_size,
+                           cfg.max_scale * self._base_size)
+        ratio = np.sqrt(new_size.prod(axis=1) / self._size.prod(axis=1))
+        self._size = new_size
+        self._z_sz = self._z_sz * ratio
+        self._frame_hw = (height, width)
+
+        boxes = cxcywh_to_ltwh(np.concatenate([self._center, self._size], axis=1))
+        return [TrackResult(tuple(float(v) for v in boxes[i]), float(score_np[i]),
+                            float(scale[i]), self.ids[i]) for i in range(n)]
+
+
+class SiamFCTracker:
+    """Single-target SiamFC tracker: ``init(frame, box)`` then ``update(frame)`` per frame.
+
+    >>> tracker = SiamFCTracker.from_pretrained()          # weights/siamfc_alexnet.pth
+    >>> tracker.init(first_frame, (x, y, w, h))
+    >>> result = tracker.update(next_frame)                # result.box, result.score
+    """
+
+    def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
+                 device: str | torch.device = "auto") -> None:
+        self._multi = SiamFCMultiTracker(model, config, device)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
+                        config: TrackerConfig | str | None = None, backbone: str = "alexnet",
+                        pretrained: bool = True) -> "SiamFCTracker":
+        """See ``SiamFCMultiTracker.from_pretrained``."""
+        multi = SiamFCMultiTracker.from_pretrained(path, device, config, backbone, pretrained)
+        tracker = cls.__new__(cls)
+        tracker._multi = multi
+        return tracker
+
+    @property
+    def config(self) -> TrackerConfig:
+        return self._multi.cfg
+
+    @property
+    def device(self) -> torch.device:
+        return self._multi.device
+
+    def init(self, frame: np.ndarray, box: Sequence[float]) -> None:
+        """Start tracking the 0-based (x, y, w, h) ``box`` in ``frame``."""
+        arr = np.asarray(box, dtype=np.float64)
+        if arr.shape != (4,):
+            raise ValueError(f"box must be 4 numbers x, y, w, h, got shape {arr.shape}; "
+                             "use SiamFCMultiTracker for several targets")
+        self._multi.init(frame, arr[None])
+
+    def update(self, frame: np.ndarray) -> TrackResult:
+        """Track the target into ``frame``."""
+        return self._multi.update(frame)[0]
+
+    def track(self, frames: Iterable[np.ndarray], box: Sequence[float]) -> Iterable[TrackResult]:
+        """Yield a result per frame: the first is ``box`` itself (score 1), then updates."""
+        it = iter(frames)
+        first = next(it, None)
+        if first is None:
+            return
+        self.init(first, box)
+        yield TrackResult(tuple(float(v) for v in box), 1.0, 1.0, 0)  # type: ignore[arg-type]
+        for frame in it:
+            yield self.update(frame)

@@ -1,0 +1,1 @@
+"""Training our own SiamFC weights: sequences, pair sampling, labels and losses, the loop."""

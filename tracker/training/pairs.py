@@ -1,0 +1,186 @@
+"""Training pairs: exemplar and search crops from two frames of a track, with augmentation.
+
+Each sample is (z (3, 127, 127) float32, x (3, 255, 255) float32, labels (1, 17, 17) float32),
+pixels BGR in [0, 255] as the tracker feeds them. The label disc is centred where the target
+really lies in the search crop (shifts are known), radius 16 px.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..geometry import context_size, ltwh_to_cxcywh
+from .losses import label_map
+from .sequences import TrainSequence
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """Pair sampling and augmentation settings (sizes in px of the resized crops)."""
+
+    exemplar_size: int = 127
+    instance_size: int = 255
+    total_stride: int = 8
+    context: float = 0.5
+    max_gap: int = 100           # original frames between exemplar and search
+    positive_radius: float = 16  # px in the search crop
+    neg_prob: float = 0.2        # exemplar and search from different sequences
+    shift: float = 12.0          # max search-crop shift, px of the 255 crop
+    scale_jitter: float = 0.05   # log-uniform, both axes together
+    aspect_jitter: float = 0.05  # log-uniform stretch between axes
+    flip_prob: float = 0.5       # both crops mirrored
+    gray_prob: float = 0.1       # both crops grey
+    color_jitter: float = 0.2    # brightness/contrast/saturation amplitude
+    blur_prob: float = 0.1       # search crop blurred
+    occlude_prob: float = 0.1    # a mean-coloured patch over part of the search crop
+
+    @property
+    def response_size(self) -> int:
+        return (self.instance_size - self.exemplar_size) // self.total_stride + 1
+
+
+def _warp(img: np.ndarray, cx: float, cy: float, sw: float, sh: float, out: int,
+          pad: np.ndarray) -> np.ndarray:
+    """Rectangle of sw x sh px centred on (cx, cy) resized to out x out (bilinear, mean pad)."""
+    ax, ay = out / sw, out / sh
+    m = np.array([[ax, 0, (out - 1) / 2 - ax * cx], [0, ay, (out - 1) / 2 - ay * cy]])
+    return cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in pad))
+
+
+class PairDataset(Dataset):
+    """Random pairs from ``sequences`` (uniform over sequences), ``length`` per epoch.
+
+    Sampling is deterministic given ``seed``, the epoch (``set_epoch``) and the index.
+    ``weights`` optionally gives each sequence a sampling weight (mixing several roots).
+    """
+
+    def __init__(self, sequences: list[TrainSequence], length: int, config: PairConfig = PairConfig(),
+                 seed: int = 0, weights: np.ndarray | None = None) -> None:
+        if not sequences:
+            raise ValueError("PairDataset needs at least one sequence")
+        self.sequences = sequences
+        self.length = length
+        self.cfg = config
+        self.seed = seed
+        self.epoch = 0
+        self.valid = [np.flatnonzero(s.valid()) for s in sequences]
+        w = np.ones(len(sequences)) if weights is None else np.asarray(weights, dtype=np.float64)
+        self.probs = w / w.sum()
+        self.skipped = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    # -- sampling ---------------------------------------------------------------------------
+    def sample_pair(self, rng: np.random.Generator) -> tuple[int, int, int, int, bool]:
+        """(seq_z, frame_z, seq_x, frame_x, negative) indices into ``sequences``."""
+        sz = int(rng.choice(len(self.sequences), p=self.probs))
+        seq = self.sequences[sz]
+        valid = self.valid[sz]
+        fz = int(rng.choice(valid))
+        negative = len(self.sequences) > 1 and rng.random() < self.cfg.neg_prob
+        if negative:
+            sx = int(rng.choice(len(self.sequences) - 1))
+            sx = sx + 1 if sx >= sz else sx
+            fx = int(rng.choice(self.valid[sx]))
+            return sz, fz, sx, fx, True
+        gaps = np.abs(seq.indices[valid] - seq.indices[fz])
+        near = valid[gaps <= self.cfg.max_gap]
+        fx = int(rng.choice(near))
+        return sz, fz, sz, fx, False
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        for _ in range(10):
+            sz, fz, sx, fx, negative = self.sample_pair(rng)
+            img_z = cv2.imread(self.sequences[sz].frames[fz], cv2.IMREAD_COLOR)
+            img_x = cv2.imread(self.sequences[sx].frames[fx], cv2.IMREAD_COLOR)
+            if img_z is not None and img_x is not None:
+                break
+            self.skipped += 1
+        else:
+            raise RuntimeError("could not read 10 training pairs in a row; check the data")
+        z, x, labels = self.make_pair(img_z, self.sequences[sz].boxes[fz],
+                                      img_x, self.sequences[sx].boxes[fx], negative, rng)
+        return (torch.from_numpy(z).permute(2, 0, 1), torch.from_numpy(x).permute(2, 0, 1),
+                torch.from_numpy(labels)[None])
+
+    # -- crops and augmentation ----------------------------------------------------------------
+    def make_pair(self, img_z: np.ndarray, box_z: np.ndarray, img_x: np.ndarray,
+                  box_x: np.ndarray, negative: bool, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Crop and augment one pair; returns HWC float32 crops and the (17, 17) label map."""
+        c = self.cfg
+        cz = ltwh_to_cxcywh(box_z)
+        s_z = float(context_size(cz[2], cz[3], c.context))
+        mean_z = img_z.reshape(-1, 3).mean(0)
+        z = _warp(img_z, cz[0], cz[1], s_z, s_z, c.exemplar_size, mean_z)
+
+        cx = ltwh_to_cxcywh(box_x)
+        s_x = float(context_size(cx[2], cx[3], c.context)) * c.instance_size / c.exemplar_size
+        scale = math.exp(rng.uniform(-c.scale_jitter, c.scale_jitter))
+        aspect = math.exp(rng.uniform(-c.aspect_jitter, c.aspect_jitter))
+        sw, sh = s_x * scale * aspect, s_x * scale / aspect
+        # shift in output px -> source px; the target then sits at -shift in the crop
+        dx, dy = rng.uniform(-c.shift, c.shift, size=2)
+        mean_x = img_x.reshape(-1, 3).mean(0)
+        x = _warp(img_x, cx[0] + dx * sw / c.instance_size, cy_src(cx, dy, sh, c.instance_size),
+                  sw, sh, c.instance_size, mean_x)
+        tx, ty = -dx, -dy   # target offset from the crop centre, px of the crop
+
+        if rng.random() < c.flip_prob:
+            z, x, tx = z[:, ::-1], x[:, ::-1], -tx
+        z = z.astype(np.float32)
+        x = x.astype(np.float32)
+        if rng.random() < c.gray_prob:
+            z = np.repeat(cv2.cvtColor(z, cv2.COLOR_BGR2GRAY)[..., None], 3, axis=2)
+            x = np.repeat(cv2.cvtColor(x, cv2.COLOR_BGR2GRAY)[..., None], 3, axis=2)
+        z = self._color(z, rng)
+        x = self._color(x, rng)
+        if rng.random() < c.blur_prob:
+            x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.5, 2.0))
+        if rng.random() < c.occlude_prob:
+            x = self._occlude(x, rng)
+
+        size = c.response_size
+        centre = (size - 1) / 2
+        if negative:
+            labels = np.zeros((size, size), np.float32)
+        else:
+            labels = label_map(size, (centre + tx / c.total_stride, centre + ty / c.total_stride),
+                               c.positive_radius / c.total_stride)
+        return np.ascontiguousarray(z), np.ascontiguousarray(x), labels
+
+    def _color(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        a = self.cfg.color_jitter
+        if a <= 0:
+            return img
+        brightness = rng.uniform(-a, a) * 64
+        contrast = 1 + rng.uniform(-a, a)
+        saturation = 1 + rng.uniform(-a, a)
+        gray = img.mean(axis=2, keepdims=True)
+        img = gray + (img - gray) * saturation
+        img = (img - img.mean()) * contrast + img.mean() + brightness
+        return np.clip(img, 0, 255).astype(np.float32)
+
+    def _occlude(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        n = img.shape[0]
+        w, h = (rng.uniform(0.15, 0.35, size=2) * n).astype(int)
+        x0, y0 = rng.integers(0, n - w), rng.integers(0, n - h)
+        img = img.copy()
+        img[y0:y0 + h, x0:x0 + w] = img.reshape(-1, 3).mean(0) + rng.normal(0, 20, 3)
+        return img
+
+
+def cy_src(cxcywh: np.ndarray, dy: float, sh: float, out: int) -> float:
+    """Source y of the search crop centre for a shift of ``dy`` output px."""
+    return float(cxcywh[1] + dy * sh / out)

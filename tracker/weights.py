@@ -1,0 +1,92 @@
+"""Finding, loading and saving network weights (state dicts, loaded with weights_only=True)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from .errors import WeightsError
+from .network import SiamNet
+
+DEFAULT_FILES = {"alexnet": "siamfc_alexnet.pth"}
+HOW_TO_GET = ("train weights with `siamfc train` (see weights/README.md), or pass --weights PATH "
+              "/ set SIAMFC_WEIGHTS")
+
+
+def weights_dirs() -> list[Path]:
+    """Where default weights are looked for: the repository's weights/ then the install prefix."""
+    here = Path(__file__).resolve().parent
+    return [here.parent / "weights", Path(sys.prefix) / "share" / "siamfc" / "weights"]
+
+
+def default_weights_path(backbone: str = "alexnet") -> Path:
+    """The default weights file for ``backbone`` ($SIAMFC_WEIGHTS wins when set)."""
+    env = os.environ.get("SIAMFC_WEIGHTS")
+    if env:
+        return Path(env)
+    try:
+        name = DEFAULT_FILES[backbone]
+    except KeyError:
+        raise WeightsError(f"no default weights for backbone {backbone!r}; pass a weights path") from None
+    candidates = [d / name for d in weights_dirs()]
+    for path in candidates:
+        if path.is_file():
+            return path
+    return candidates[0]
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a state dict safely; errors name the file and what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}; {HOW_TO_GET}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, corrupt, or not a torch file
+        raise WeightsError(f"cannot read weights file {path}: {type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'} "
+                           "(truncated or not a state dict?)") from exc
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]  # a training checkpoint
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"weights file {path} does not hold a state dict of tensors")
+    return state
+
+
+def load_model(path: str | os.PathLike, backbone: str = "alexnet") -> SiamNet:
+    """A ``SiamNet`` in eval mode with weights from ``path`` (on the CPU)."""
+    model = SiamNet(backbone)
+    state = load_state_dict(path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise WeightsError(f"weights file {path} does not fit backbone {backbone!r}: "
+                           f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+                           f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}")
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            raise WeightsError(f"weights file {path} does not fit backbone {backbone!r}: "
+                               f"{key} has shape {tuple(value.shape)}, expected "
+                               f"{tuple(expected[key].shape)}")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; asking for absent CUDA is a ``ValueError``."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use cpu or auto")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
+    return dev
