@@ -22,9 +22,9 @@ class UserError(Exception):
     """A problem with the user's input: reported on one line, exit code 2."""
 
 
-def _progress(total: int | None, desc: str, enabled: bool = True):
+def _progress(total: int | None, desc: str, enabled: bool = True, unit: str = "frame"):
     from tqdm import tqdm
-    return tqdm(total=total or None, desc=desc, unit="frame", disable=not enabled,
+    return tqdm(total=total or None, desc=desc, unit=unit, disable=not enabled,
                 file=sys.stderr, dynamic_ncols=True, leave=False)
 
 
@@ -191,6 +191,57 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- eval -------------------------------------------------------------------------------------
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .datasets import read_dataset
+    from .evaluation import Experiment
+    from .evaluation.adapters import TrackerSpec, available_trackers
+    from .weights import resolve_device
+
+    errors: list[str] = []
+    try:
+        sequences = read_dataset(args.root, args.format, errors=errors)
+    except (OSError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    if args.sequences:
+        wanted = [s.strip() for s in args.sequences.split(",") if s.strip()]
+        known = {s.name for s in sequences} | {s.name.split("-")[0] for s in sequences}
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            raise UserError(f"unknown sequences {unknown} in {args.root}")
+        sequences = [s for s in sequences if s.name in wanted or s.name.split("-")[0] in wanted]
+    for problem in errors:
+        print(f"siamfc: skipped sequence: {problem}", file=sys.stderr)
+    if not sequences:
+        raise UserError(f"no usable sequences in {args.root}")
+    names = [t.strip() for t in args.trackers.split(",") if t.strip()]
+    bad = [n for n in names if n not in available_trackers()]
+    if bad:
+        raise UserError(f"unknown trackers {bad}; choose from {available_trackers()}")
+    device = str(resolve_device(args.device))
+    onnx = {k: v for k, v in (("nano_backbone", args.nano_backbone), ("nano_head", args.nano_head),
+                              ("vit_model", args.vit_model)) if v}
+    specs = [TrackerSpec(n, args.weights, device, onnx) for n in names]
+    experiment = Experiment(sequences, args.results_dir, args.report_dir)
+    bar = _progress(len(specs) * len(sequences), "eval", enabled=not args.quiet, unit="seq")
+    failures = []
+
+    def on_done(outcome) -> None:
+        bar.update(1)
+        if not outcome.ok:
+            failures.append(f"{outcome.tracker} on {outcome.sequence}: {outcome.message}")
+            bar.write(f"siamfc: failed: {failures[-1]}", file=sys.stderr)
+
+    try:
+        experiment.run(specs, workers=args.workers, overwrite=args.overwrite, on_done=on_done)
+    finally:
+        bar.close()
+    performance = experiment.report(names, plots=not args.no_plots)
+    print((Path(args.report_dir) / "report.md").read_text())
+    _say(args, f"results in {args.results_dir}/, reports in {args.report_dir}/")
+    return EXIT_FAILURE if (failures or errors or len(performance) < len(names)) else EXIT_OK
+
+
 # -- parser -----------------------------------------------------------------------------------
 def _say(args: argparse.Namespace, message: str) -> None:
     if not getattr(args, "quiet", False):
@@ -223,6 +274,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     model_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("eval", help="evaluate trackers on OTB-style sequences")
+    p.add_argument("root", help="benchmark folder")
+    p.add_argument("--format", default="otb", choices=["otb", "got10k", "lasot", "vot", "uav123"])
+    p.add_argument("--sequences", help="comma-separated sequence names (default: all)")
+    p.add_argument("--trackers", default="siamfc", help="comma-separated: siamfc, siamfc-5s, "
+                   "opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--report-dir", default="reports")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes")
+    p.add_argument("--overwrite", action="store_true", help="re-run even if results exist")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--nano-backbone", help="OpenCV NanoTrack backbone ONNX")
+    p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
+    p.add_argument("--vit-model", help="OpenCV VitTrack ONNX")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--weights", default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("train", help="train SiamFC weights on GOT-10k-style sequences")
     p.add_argument("--data", action="append", required=True, help="training root (repeatable)")

@@ -1,0 +1,100 @@
+"""``siamfc eval`` end to end on a generated 2-sequence OTB-layout dataset."""
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tracker.cli import main
+from tracker.geometry import zero_based_to_one_based
+from tracker.synthetic import make_clip
+
+
+def make_otb(root: Path, n_seqs: int = 2, frames: int = 6) -> Path:
+    for s in range(n_seqs):
+        clip = make_clip(num_frames=frames, size=(160, 120), seed=10 + s)
+        seq = root / f"Synth{s}"
+        (seq / "img").mkdir(parents=True)
+        for i, frame in enumerate(clip.frames):
+            cv2.imwrite(str(seq / "img" / f"{i + 1:04d}.jpg"), frame)
+        np.savetxt(seq / "groundtruth_rect.txt", zero_based_to_one_based(clip.boxes), fmt="%.0f",
+                   delimiter=",")
+    return root
+
+
+@pytest.fixture
+def otb_root(tmp_path):
+    return make_otb(tmp_path / "otb")
+
+
+def test_eval_end_to_end(tmp_path, otb_root, random_weights, capsys):
+    results, reports = tmp_path / "results", tmp_path / "reports"
+    args = ["eval", str(otb_root), "--trackers", "siamfc,opencv-mil", "--results-dir", str(results),
+            "--report-dir", str(reports), "--weights", str(random_weights), "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "| Synth0 |" in out and "**overall**" in out
+    for tracker in ("siamfc", "opencv-mil"):
+        boxes = np.loadtxt(results / tracker / "Synth1.txt", delimiter=",")
+        assert boxes.shape == (6, 4)
+        assert (results / tracker / "times" / "Synth1_time.txt").is_file()
+        perf = json.loads((reports / tracker / "performance.json").read_text())
+        assert set(perf[tracker]) == {"overall", "seq_wise"}
+        assert set(perf[tracker]["seq_wise"]) == {"Synth0", "Synth1"}
+        assert len(perf[tracker]["overall"]["success_curve"]) == 21
+    assert (reports / "report.md").is_file()
+    first = (results / "siamfc" / "Synth0.txt").read_text()
+    # a re-run reuses stored results; --overwrite recomputes them identically (deterministic)
+    assert main(args) == 0
+    assert main(args + ["--overwrite"]) == 0
+    assert (results / "siamfc" / "Synth0.txt").read_text() == first
+
+
+def test_eval_dropped_in_results_are_scored(tmp_path, otb_root):
+    """Results from another toolkit (got10k layout) are compared without re-running."""
+    gt = np.loadtxt(otb_root / "Synth0" / "groundtruth_rect.txt", delimiter=",") - [1, 1, 0, 0]
+    other = tmp_path / "results" / "opencv-kcf"
+    other.mkdir(parents=True)
+    for s in ("Synth0", "Synth1"):
+        g = np.loadtxt(otb_root / s / "groundtruth_rect.txt", delimiter=",") - [1, 1, 0, 0]
+        np.savetxt(other / f"{s}.txt", g, fmt="%.3f", delimiter=",")
+    assert gt.shape == (6, 4)
+    code = main(["eval", str(otb_root), "--trackers", "opencv-kcf", "--results-dir",
+                 str(tmp_path / "results"), "--report-dir", str(tmp_path / "reports"), "--quiet",
+                 "--no-plots"])
+    assert code == 0
+    perf = json.loads((tmp_path / "reports" / "opencv-kcf" / "performance.json").read_text())
+    assert perf["opencv-kcf"]["overall"]["success_score"] == pytest.approx(20 / 21)
+
+
+def test_eval_bad_sequence_reported_others_run(tmp_path, otb_root, random_weights, capsys):
+    (otb_root / "Synth1" / "img" / "0003.jpg").write_bytes(b"broken")
+    bad = otb_root / "Broken"
+    (bad / "img").mkdir(parents=True)
+    (bad / "groundtruth_rect.txt").write_text("1,1,5,5\n")
+    code = main(["eval", str(otb_root), "--trackers", "siamfc", "--results-dir", str(tmp_path / "r"),
+                 "--report-dir", str(tmp_path / "p"), "--weights", str(random_weights),
+                 "--device", "cpu", "--quiet", "--no-plots"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "0003.jpg" in err and "Broken" in err
+    assert (tmp_path / "r" / "siamfc" / "Synth0.txt").is_file()
+
+
+def test_eval_parallel_workers_match_serial(tmp_path, otb_root, random_weights):
+    common = ["--trackers", "siamfc", "--weights", str(random_weights), "--device", "cpu",
+              "--quiet", "--no-plots"]
+    assert main(["eval", str(otb_root), "--results-dir", str(tmp_path / "a"), "--report-dir",
+                 str(tmp_path / "ra"), *common]) == 0
+    assert main(["eval", str(otb_root), "--results-dir", str(tmp_path / "b"), "--report-dir",
+                 str(tmp_path / "rb"), "--workers", "2", *common]) == 0
+    for s in ("Synth0", "Synth1"):
+        np.testing.assert_allclose(np.loadtxt(tmp_path / "a" / "siamfc" / f"{s}.txt", delimiter=","),
+                                   np.loadtxt(tmp_path / "b" / "siamfc" / f"{s}.txt", delimiter=","),
+                                   atol=0.01)
+
+
+def test_eval_unknown_tracker_exit_2(otb_root, capsys):
+    assert main(["eval", str(otb_root), "--trackers", "goturn"]) == 2
+    assert "goturn" in capsys.readouterr().err

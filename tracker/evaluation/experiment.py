@@ -1,0 +1,232 @@
+"""Run trackers over sequences and score them, in the GOT-10k toolkit's layout.
+
+results/<tracker>/<seq>.txt          comma-separated x,y,w,h (0-based), 3 decimals
+results/<tracker>/times/<seq>_time.txt   seconds per frame (frame 0: init)
+reports/<tracker>/performance.json   {tracker: {overall: {...}, seq_wise: {...}}}
+reports/report.md, success_plots.png, precision_plots.png   all trackers side by side
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..datasets.base import Sequence
+from ..metrics import (PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, SequenceResult,
+                       evaluate_sequence, overall)
+from .adapters import Tracker, TrackerSpec, make_tracker
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    tracker: str
+    sequence: str
+    ok: bool
+    message: str = ""
+    reused: bool = False
+
+
+def track_sequence(tracker: Tracker, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 4) boxes and (N,) seconds per frame; frame 0 is the ground-truth init box.
+
+    Raises ``ValueError`` naming the image file when a frame cannot be read.
+    """
+    n = len(seq.frames)
+    boxes = np.full((n, 4), np.nan)
+    times = np.zeros(n)
+    for i, path in enumerate(seq.frames):
+        frame = cv2.imread(path, cv2.IMREAD_COLOR)
+        if frame is None:
+            raise ValueError(f"{path}: cannot read image (frame {i} of {seq.name})")
+        start = time.perf_counter()
+        if i == 0:
+            tracker.init(frame, seq.boxes[0])
+            boxes[0] = seq.boxes[0]
+        else:
+            boxes[i] = tracker.update(frame)
+        times[i] = time.perf_counter() - start
+    return boxes, times
+
+
+def save_results(results_dir: Path, tracker: str, seq: str, boxes: np.ndarray, times: np.ndarray) -> None:
+    folder = results_dir / tracker
+    (folder / "times").mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{seq}.txt.tmp"
+    np.savetxt(tmp, boxes, fmt="%.3f", delimiter=",")
+    os.replace(tmp, folder / f"{seq}.txt")
+    np.savetxt(folder / "times" / f"{seq}_time.txt", times, fmt="%.8f")
+
+
+def load_results(results_dir: Path, tracker: str, seq: str) -> tuple[np.ndarray, np.ndarray | None]:
+    path = results_dir / tracker / f"{seq}.txt"
+    text = path.read_text().replace("\t", ",").replace(" ", ",")
+    boxes = np.array([[float(v) for v in line.split(",") if v] for line in text.splitlines()
+                      if line.strip()], dtype=np.float64).reshape(-1, 4)
+    tfile = results_dir / tracker / "times" / f"{seq}_time.txt"
+    times = np.loadtxt(tfile, ndmin=1) if tfile.is_file() else None
+    return boxes, times
+
+
+_WORKER_TRACKERS: dict[str, Tracker] = {}
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+    torch.set_num_threads(max(1, threads))
+    cv2.setNumThreads(1)
+
+
+def _run_one(spec: TrackerSpec, seq: Sequence, results_dir: str) -> RunOutcome:
+    try:
+        tracker = _WORKER_TRACKERS.get(spec.name)
+        if tracker is None:
+            tracker = _WORKER_TRACKERS[spec.name] = make_tracker(spec)
+        boxes, times = track_sequence(tracker, seq)
+        save_results(Path(results_dir), spec.name, seq.name, boxes, times)
+        return RunOutcome(spec.name, seq.name, True)
+    except Exception as exc:  # reported per sequence; the others still run
+        return RunOutcome(spec.name, seq.name, False, f"{type(exc).__name__}: {exc}")
+
+
+class Experiment:
+    """Runs ``specs`` over ``sequences`` into ``results_dir`` and reports into ``report_dir``."""
+
+    def __init__(self, sequences: list[Sequence], results_dir: str | os.PathLike = "results",
+                 report_dir: str | os.PathLike = "reports") -> None:
+        self.sequences = sequences
+        self.results_dir = Path(results_dir)
+        self.report_dir = Path(report_dir)
+
+    def run(self, specs: list[TrackerSpec], workers: int = 1, overwrite: bool = False,
+            on_done: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
+        """Track every sequence with every tracker (reusing stored results unless
+        ``overwrite``); returns one outcome per (tracker, sequence)."""
+        outcomes: list[RunOutcome] = []
+        todo = []
+        for spec in specs:
+            for seq in self.sequences:
+                if not overwrite and (self.results_dir / spec.name / f"{seq.name}.txt").is_file():
+                    outcome = RunOutcome(spec.name, seq.name, True, reused=True)
+                    outcomes.append(outcome)
+                    if on_done:
+                        on_done(outcome)
+                else:
+                    todo.append((spec, seq))
+        if workers <= 1:
+            for spec, seq in todo:
+                outcome = _run_one(spec, seq, str(self.results_dir))
+                outcomes.append(outcome)
+                if on_done:
+                    on_done(outcome)
+            return outcomes
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        # spawn, not fork: forking a process whose OpenMP pool has run can deadlock the child
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
+                                 initargs=(threads,)) as pool:
+            futures = [pool.submit(_run_one, spec, seq, str(self.results_dir)) for spec, seq in todo]
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes.append(outcome)
+                if on_done:
+                    on_done(outcome)
+        return outcomes
+
+    def score(self, tracker: str) -> tuple[dict[str, SequenceResult], list[str]]:
+        """Per-sequence results of ``tracker`` from its stored files, and problems found."""
+        per_seq: dict[str, SequenceResult] = {}
+        problems: list[str] = []
+        for seq in self.sequences:
+            path = self.results_dir / tracker / f"{seq.name}.txt"
+            if not path.is_file():
+                problems.append(f"{path}: missing")
+                continue
+            try:
+                boxes, times = load_results(self.results_dir, tracker, seq.name)
+                if len(boxes) != len(seq.boxes):
+                    raise ValueError(f"{len(boxes)} boxes for {len(seq.boxes)} frames")
+                per_seq[seq.name] = evaluate_sequence(boxes, seq.boxes, times)
+            except (ValueError, OSError) as exc:
+                problems.append(f"{path}: {exc}")
+        return per_seq, problems
+
+    def report(self, trackers: list[str], plots: bool = True) -> dict:
+        """Write performance.json per tracker, report.md and the plots; return the numbers."""
+        performance: dict = {}
+        problems: list[str] = []
+        for name in trackers:
+            per_seq, probs = self.score(name)
+            problems.extend(probs)
+            if not per_seq:
+                continue
+            total = overall(list(per_seq.values()))
+            performance[name] = {"overall": total.as_dict(),
+                                 "seq_wise": {k: v.as_dict() for k, v in per_seq.items()}}
+            folder = self.report_dir / name
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / "performance.json", "w") as fh:
+                json.dump({name: performance[name]}, fh, indent=2)
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        (self.report_dir / "report.md").write_text(markdown_table(performance, problems))
+        if plots and performance:
+            plot_curves(performance, self.report_dir)
+        return performance
+
+
+def markdown_table(performance: dict, problems: list[str] | None = None) -> str:
+    """One row per sequence, AUC / precision@20 columns per tracker, an overall row."""
+    names = list(performance)
+    seqs = sorted({s for p in performance.values() for s in p["seq_wise"]})
+    head = "| sequence | " + " | ".join(f"{n} AUC | {n} P@20" for n in names) + " |"
+    sep = "|---|" + "---|---|" * len(names)
+    lines = [head, sep]
+
+    def cells(d: dict | None) -> str:
+        return "-- | --" if d is None else f"{d['success_score']:.3f} | {d['precision_score']:.3f}"
+
+    for s in seqs:
+        lines.append(f"| {s} | " + " | ".join(cells(performance[n]["seq_wise"].get(s)) for n in names) + " |")
+    lines.append("| **overall** | " + " | ".join(cells(performance[n]["overall"]) for n in names) + " |")
+    lines.append("| fps | " + " | ".join(f"{performance[n]['overall']['speed_fps']:.1f} | " for n in names) + " |")
+    text = "\n".join(lines) + "\n"
+    if problems:
+        text += "\nProblems:\n" + "".join(f"- {p}\n" for p in problems)
+    return text
+
+
+def plot_curves(performance: dict, report_dir: Path) -> list[Path]:
+    """success_plots.png and precision_plots.png with every tracker; needs matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    out = []
+    for key, thr, score, xlabel, fname in (
+            ("success_curve", SUCCESS_THRESHOLDS, "success_score", "Overlap threshold", "success_plots.png"),
+            ("precision_curve", PRECISION_THRESHOLDS, "precision_score", "Location error threshold (px)",
+             "precision_plots.png")):
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        ranked = sorted(performance.items(), key=lambda kv: -kv[1]["overall"][score])
+        for name, perf in ranked:
+            ax.plot(thr, perf["overall"][key], label=f"{name} [{perf['overall'][score]:.3f}]")
+        ax.set(xlabel=xlabel, ylabel="Success rate" if "success" in key else "Precision",
+               xlim=(thr[0], thr[-1]), ylim=(0, 1.0),
+               title=("Success" if "success" in key else "Precision") + " plots of OPE")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right" if "success" in key else "lower right")
+        fig.tight_layout()
+        fig.savefig(report_dir / fname, dpi=120)
+        plt.close(fig)
+        out.append(report_dir / fname)
+    return out
+
