@@ -106,3 +106,73 @@ def test_learning_rate_schedule():
     cfg = TrainConfig(lr_start=1e-2, lr_end=1e-5)
     assert learning_rate(cfg, 0, 100) == pytest.approx(1e-2)
     assert learning_rate(cfg, 99, 100) == pytest.approx(1e-5)
+
+
+def make_vid_root(root: Path) -> Path:
+    video = "ILSVRC2015_train_00000000"
+    data = root / "Data" / "VID" / "train" / "a" / video
+    ann = root / "Annotations" / "VID" / "train" / "a" / video
+    data.mkdir(parents=True)
+    ann.mkdir(parents=True)
+    for i in range(3):
+        cv2.imwrite(str(data / f"{i:06d}.JPEG"), np.zeros((50, 60, 3), np.uint8))
+        objs = "".join(
+            f"<object><trackid>{t}</trackid><bndbox><xmax>{20 + t}</xmax><xmin>{10 + t}</xmin>"
+            f"<ymax>30</ymax><ymin>5</ymin></bndbox></object>" for t in ((0, 1) if i < 2 else (1,)))
+        (ann / f"{i:06d}.xml").write_text(f"<annotation>{objs}</annotation>")
+    return root
+
+
+def test_vid_reader_one_track_per_object(tmp_path):
+    from tracker.training.readers import detect_layout, read_training_root
+    root = make_vid_root(tmp_path / "vid")
+    assert detect_layout(root) == "vid"
+    seqs, problems = read_training_root(root)
+    assert sorted(len(s.frames) for s in seqs) == [2, 3] and not problems
+    track1 = next(s for s in seqs if s.name.endswith("/1"))
+    np.testing.assert_allclose(track1.boxes[0], [11, 5, 11, 26])
+    assert track1.indices.tolist() == [0, 1, 2]
+
+
+def test_mixing_roots_with_weights(tmp_path):
+    from tracker.training.readers import read_training_roots
+    a = make_got_root(tmp_path / "a", num_seqs=3)
+    b = make_vid_root(tmp_path / "b")
+    seqs, weights, _ = read_training_roots([str(a), str(b)], [3.0, 1.0])
+    assert len(seqs) == 5
+    np.testing.assert_allclose(weights[:3], [1.0] * 3)
+    np.testing.assert_allclose(weights[3:], [0.5, 0.5])
+    with pytest.raises(ValueError):
+        read_training_roots([str(a)], [1.0, 2.0])
+
+
+def test_train_cli_with_validation_and_plot(tmp_path):
+    from tracker.cli import main
+    from tracker.training.trainer import read_history
+
+    from .test_eval import make_otb
+    data = make_got_root(tmp_path / "data")
+    dev = make_otb(tmp_path / "dev", n_seqs=1, frames=4)
+    code = main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
+                 "--pairs-per-epoch", "8", "--batch-size", "4", "--workers", "0", "--device", "cpu",
+                 "--val", str(dev), "--quiet"])
+    assert code == 0
+    rows = read_history(tmp_path / "run")
+    assert len(rows) == 1 and 0.0 <= rows[0]["dev_auc"] <= 1.0
+    assert (tmp_path / "run" / "epoch_001.pth").is_file()
+
+
+def test_two_process_gloo_training(tmp_path):
+    """``torchrun --nproc_per_node 2`` on CPU (gloo): both ranks step, rank 0 checkpoints."""
+    import subprocess
+    import sys
+    data = make_got_root(tmp_path / "data")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", "29517", "-m", "tracker", "train", "--data", str(data),
+           "--out", str(tmp_path / "run"), "--epochs", "1", "--pairs-per-epoch", "8",
+           "--batch-size", "2", "--workers", "0", "--device", "cpu", "--quiet"]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    state = torch.load(tmp_path / "run" / "last.pth", weights_only=True)
+    assert state["epoch"] == 1 and state["step"] == 2      # 4 steps in all, 2 per rank

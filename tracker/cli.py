@@ -147,32 +147,54 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # -- train ------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+    import torch.distributed as dist
+
     from .training.pairs import PairConfig
-    from .training.sequences import read_got_style
+    from .training.readers import read_training_roots
     from .training.trainer import TrainConfig, Trainer
     from .weights import resolve_device
 
-    sequences, problems = [], []
-    for root in args.data:
+    device = resolve_device(args.device)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        # launched by torchrun: one process per GPU (nccl) or per CPU worker (gloo)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if rank != 0:
+        args.quiet = True
+    weights = None
+    if args.data_weights:
         try:
-            seqs, probs = read_got_style(root)
-        except FileNotFoundError as exc:
-            raise UserError(str(exc)) from None
-        sequences.extend(seqs)
-        problems.extend(probs)
+            weights = [float(w) for w in args.data_weights.split(",")]
+        except ValueError:
+            raise UserError(f"--data-weights must be numbers, got {args.data_weights!r}") from None
+    try:
+        sequences, seq_weights, problems = read_training_roots(args.data, weights)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
     for problem in problems:
         _say(args, f"skipped: {problem}")
     if not sequences:
         raise UserError("no usable training sequences in " + ", ".join(args.data))
+    validate = None
+    if args.val and rank == 0:
+        from .training.validation import make_validator
+        names = [n for n in (args.val_sequences or "").split(",") if n] or None
+        validate = make_validator(args.val, names, device=str(device))
     cfg = TrainConfig(epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
                       batch_size=args.batch_size, loss=args.loss, backbone=args.backbone,
                       workers=args.workers, seed=args.seed, amp=args.amp, pairs=PairConfig())
-    trainer = Trainer(sequences, args.out, cfg, device=resolve_device(args.device))
+    trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,
+                      validate=validate, validate_every=args.val_every)
     if args.resume and trainer.resume():
         _say(args, f"resumed from {Path(args.out) / 'last.pth'} at epoch {trainer.epoch}")
-    _say(args, f"training on {len(sequences)} sequences, {len(problems)} problems skipped, "
-               f"bf16={trainer.bf16}, device={trainer.device}")
-    bar = _progress(cfg.steps_per_epoch, f"epoch {trainer.epoch + 1}", enabled=not args.quiet)
+    _say(args, f"training on {len(sequences)} sequences ({len(problems)} problems skipped), "
+               f"bf16={trainer.bf16}, device={trainer.device}, processes={trainer.world}")
+    bar = _progress(trainer.steps_per_epoch, f"epoch {trainer.epoch + 1}", enabled=not args.quiet,
+                    unit="step")
 
     def on_step(i: int, n: int, loss: float) -> None:
         bar.update(1)
@@ -181,13 +203,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     def on_epoch(row: dict) -> None:
         bar.reset()
         bar.set_description(f"epoch {row['epoch'] + 1}")
+        auc = f" dev AUC {row['dev_auc']:.3f}" if row["dev_auc"] == row["dev_auc"] else ""
         _say(args, f"epoch {row['epoch']}: loss {row['loss']:.4f} pos {row['pos_score']:.3f} "
-                   f"neg {row['neg_score']:.3f} {row['pairs_per_s']:.1f} pairs/s -> {row['weights']}")
+                   f"neg {row['neg_score']:.3f} {row['pairs_per_s']:.1f} pairs/s{auc} "
+                   f"-> {row['weights']}")
 
     try:
         trainer.train(on_step=on_step, on_epoch=on_epoch)
     finally:
         bar.close()
+        if dist.is_initialized():
+            dist.destroy_process_group()
     return EXIT_OK
 
 
@@ -295,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("train", help="train SiamFC weights on GOT-10k-style sequences")
-    p.add_argument("--data", action="append", required=True, help="training root (repeatable)")
+    p.add_argument("--data", action="append", required=True,
+                   help="training root (repeatable): GOT-10k-style, LaSOT, ILSVRC2015-VID or OTB layout")
+    p.add_argument("--data-weights", help="comma-separated sampling weight per --data root")
     p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--pairs-per-epoch", type=int, default=3200)
@@ -307,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
+    p.add_argument("--val", help="OTB-layout folder: dev success AUC after epochs")
+    p.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and the last)")
+    p.add_argument("--val-sequences", help="comma-separated subset of --val sequences")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
     return parser

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from .config import TrackerConfig
 from .crops import crop_batch, frame_to_tensor
 from .frames import as_bgr
+from .fusion import fold_batchnorm
 from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh, scale_factors,
                        validate_box)
 from .network import SiamNet, init_weights
@@ -51,7 +52,8 @@ class SiamFCMultiTracker:
                  device: str | torch.device = "auto") -> None:
         self.cfg = config if config is not None else TrackerConfig()
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        # inference only: BatchNorm folded into the convolutions, NHWC memory layout
+        self.model = fold_batchnorm(model).to(self.device).to(memory_format=torch.channels_last)
         for p in self.model.parameters():
             p.requires_grad_(False)
         cfg = self.cfg

@@ -22,6 +22,7 @@ import numpy as np
 from ..datasets.base import Sequence
 from ..metrics import (PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, SequenceResult,
                        evaluate_sequence, overall)
+from ..siamfc import SiamFCTracker
 from .adapters import Tracker, TrackerSpec, make_tracker
 
 
@@ -34,7 +35,7 @@ class RunOutcome:
     reused: bool = False
 
 
-def track_sequence(tracker: Tracker, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+def track_sequence(tracker: Tracker | SiamFCTracker, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
     """(N, 4) boxes and (N,) seconds per frame; frame 0 is the ground-truth init box.
 
     Raises ``ValueError`` naming the image file when a frame cannot be read.
@@ -51,7 +52,8 @@ def track_sequence(tracker: Tracker, seq: Sequence) -> tuple[np.ndarray, np.ndar
             tracker.init(frame, seq.boxes[0])
             boxes[0] = seq.boxes[0]
         else:
-            boxes[i] = tracker.update(frame)
+            result = tracker.update(frame)          # a box, or a TrackResult
+            boxes[i] = getattr(result, "box", result)
         times[i] = time.perf_counter() - start
     return boxes, times
 

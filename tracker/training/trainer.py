@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from ..network import SiamNet, init_weights
@@ -99,33 +101,51 @@ class Trainer:
 
     def __init__(self, sequences: list[TrainSequence], run_dir: str | os.PathLike,
                  cfg: TrainConfig = TrainConfig(), device: str | torch.device = "cpu",
-                 weights: np.ndarray | None = None) -> None:
+                 weights: np.ndarray | None = None,
+                 validate: Callable[[torch.nn.Module], float] | None = None,
+                 validate_every: int = 1) -> None:
         self.cfg = cfg
         self.device = torch.device(device)
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(cfg.seed)
+        # under torchrun each process trains on its own pairs; gradients are averaged (DDP)
+        self.distributed = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
+        if self.rank == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)   # same initial weights on every rank
         self.model = SiamNet(cfg.backbone)
         init_weights(self.model)
         self.model.to(self.device).to(memory_format=torch.channels_last)
+        self.net: torch.nn.Module = self.model
+        if self.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr_start,
                                          momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         self.loss_fn = LOSSES[cfg.loss]
-        self.dataset = PairDataset(sequences, cfg.steps_per_epoch * cfg.batch_size, cfg.pairs,
-                                   seed=cfg.seed, weights=weights)
+        self.steps_per_epoch = max(1, math.ceil(cfg.steps_per_epoch / self.world))
+        seed = cfg.seed if self.world == 1 else cfg.seed * 1000 + self.rank
+        self.dataset = PairDataset(sequences, self.steps_per_epoch * cfg.batch_size, cfg.pairs,
+                                   seed=seed, weights=weights)
         self.bf16 = use_bf16(cfg.amp, self.device)
+        self.validate = validate
+        self.validate_every = max(1, validate_every)
         self.epoch = 0   # epochs completed
         self.step = 0    # optimiser steps completed
 
     # -- checkpoints --------------------------------------------------------------------------
     def save(self) -> Path:
+        """Write last.pth and epoch_NNN.pth (rank 0 only); returns the epoch weights path."""
+        weights = self.run_dir / f"epoch_{self.epoch:03d}.pth"
+        if self.rank != 0:
+            return weights
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "epoch": self.epoch, "step": self.step, "config": _train_config_dict(self.cfg)}
         path = self.run_dir / "last.pth"
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)
-        weights = self.run_dir / f"epoch_{self.epoch:03d}.pth"
         torch.save(self.model.state_dict(), weights)
         return weights
 
@@ -145,7 +165,7 @@ class Trainer:
               on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
         """Run the remaining epochs; returns one metrics dict per epoch run now."""
         cfg = self.cfg
-        total = cfg.epochs * cfg.steps_per_epoch
+        total = cfg.epochs * self.steps_per_epoch
         history = []
         while self.epoch < cfg.epochs:
             self.dataset.set_epoch(self.epoch)
@@ -163,7 +183,7 @@ class Trainer:
                 x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 labels = labels.to(self.device)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                    logits = self.model(z, x)
+                    logits = self.net(z, x)
                 loss = self.loss_fn(logits.float(), labels)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at step {self.step}")
@@ -179,16 +199,25 @@ class Trainer:
                     sums["neg"] += prob[~pos].mean().item()
                     sums["n"] += 1
                 if on_step is not None:
-                    on_step(i + 1, cfg.steps_per_epoch, loss.item())
+                    on_step(i + 1, self.steps_per_epoch, loss.item())
             elapsed = time.perf_counter() - start
             self.epoch += 1
             n = max(1, sums["n"])
             row = {"epoch": self.epoch, "step": self.step, "lr": lr, "loss": sums["loss"] / n,
                    "pos_score": sums["pos"] / n, "neg_score": sums["neg"] / n,
-                   "pairs_per_s": n * cfg.batch_size / elapsed, "seconds": elapsed}
+                   "pairs_per_s": n * cfg.batch_size * self.world / elapsed, "seconds": elapsed}
             weights = self.save()
+            row["dev_auc"] = float("nan")
+            if self.validate is not None and self.rank == 0 and (
+                    self.epoch % self.validate_every == 0 or self.epoch == cfg.epochs):
+                row["dev_auc"] = float(self.validate(self.model))
+                self.model.train()
             row["weights"] = str(weights)
-            self._append_csv(row)
+            if self.rank == 0:
+                self._append_csv(row)
+                plot_history(self.run_dir)
+            if self.distributed:
+                dist.barrier()
             history.append(row)
             log.info("epoch %d loss %.4f pos %.3f neg %.3f %.1f pairs/s", self.epoch, row["loss"],
                      row["pos_score"], row["neg_score"], row["pairs_per_s"])
@@ -197,6 +226,7 @@ class Trainer:
         return history
 
     def _append_csv(self, row: dict) -> None:
+        """Append a row to metrics.csv (the header is written with the first row)."""
         path = self.run_dir / "metrics.csv"
         new = not path.is_file()
         with open(path, "a", newline="") as fh:
@@ -204,3 +234,44 @@ class Trainer:
             if new:
                 writer.writeheader()
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def read_history(run_dir: str | os.PathLike) -> list[dict]:
+    """The rows of ``run_dir/metrics.csv`` as dicts of floats (weights path kept as text)."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return [{k: (v if k == "weights" else float(v or "nan")) for k, v in row.items()}
+                for row in csv.DictReader(fh)]
+
+
+def plot_history(run_dir: str | os.PathLike) -> Path | None:
+    """``run_dir/curves.png``: loss and mean scores per epoch, and dev AUC when measured."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rows = read_history(run_dir)
+    if not rows:
+        return None
+    epochs = [r["epoch"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [r["loss"] for r in rows], label="loss")
+    ax1.set(xlabel="epoch", ylabel="training loss")
+    ax1.legend()
+    ax2.plot(epochs, [r["pos_score"] for r in rows], label="mean positive score")
+    ax2.plot(epochs, [r["neg_score"] for r in rows], label="mean negative score")
+    aucs = [(r["epoch"], r.get("dev_auc", float("nan"))) for r in rows]
+    aucs = [(e, a) for e, a in aucs if a == a]
+    if aucs:
+        ax2.plot(*zip(*aucs), "o-", label="dev success AUC")
+    ax2.set(xlabel="epoch", ylim=(0, 1))
+    ax2.legend()
+    fig.tight_layout()
+    out = Path(run_dir) / "curves.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

@@ -1,0 +1,34 @@
+"""Dev-set validation during training: success AUC of the tracker with the current weights."""
+from __future__ import annotations
+
+import copy
+import os
+from typing import Callable
+
+import torch
+
+from ..config import TrackerConfig
+from ..datasets import read_otb
+from ..evaluation.experiment import track_sequence
+from ..metrics import evaluate_sequence, overall
+from ..siamfc import SiamFCTracker
+
+
+def make_validator(root: str | os.PathLike, names: list[str] | None = None,
+                   device: str = "cpu", preset: str = "siamfc-3s") -> Callable[[torch.nn.Module], float]:
+    """A function scoring a ``SiamNet`` on the OTB-layout sequences under ``root``
+    (overall success AUC, got10k protocol). Sequences are read once, here."""
+    sequences = read_otb(root, names)
+    if not sequences:
+        raise ValueError(f"no validation sequences in {root}" + (f" named {names}" if names else ""))
+
+    def validate(model: torch.nn.Module) -> float:
+        net = copy.deepcopy(model).float().eval()
+        tracker = SiamFCTracker(net, config=TrackerConfig.preset(preset), device=device)
+        results = []
+        for seq in sequences:
+            boxes, times = track_sequence(tracker, seq)
+            results.append(evaluate_sequence(boxes, seq.boxes, times))
+        return overall(results).success_score
+
+    return validate
