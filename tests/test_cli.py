@@ -99,3 +99,19 @@ def test_python_dash_m(tmp_path):
                           "--box", "1,1,2,2", "--no-display"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and "x.avi" in out.stderr
+
+
+def test_bench_runs_and_reports_stages(random_weights, capsys):
+    code = run("bench", "--frames", 3, "--targets", 2, "--no-opencv", "--device", "cpu",
+               "--weights", random_weights)
+    assert code == 0
+    out = capsys.readouterr().out
+    for stage in ("crop", "backbone", "xcorr", "upsample_peak", "bookkeeping"):
+        assert f"{stage} ms" in out
+    assert "cost per additional target" in out
+
+
+def test_bench_on_video(tiny_video, random_weights, capsys):
+    assert run("bench", "--source", tiny_video, "--frames", 3, "--no-opencv", "--device", "cpu",
+               "--weights", random_weights) == 0
+    assert "clip.avi" in capsys.readouterr().out

@@ -217,6 +217,89 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- bench ------------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    import cv2
+    import torch
+
+    from .benchmark import bench_opencv, bench_siamfc, format_table
+    from .config import TrackerConfig
+    from .network import SiamNet, init_weights
+    from .siamfc import SiamFCMultiTracker
+    from .synthetic import make_clip
+    from .video import FrameSource
+    from .weights import default_weights_path, load_model, resolve_device
+
+    device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    frames: list[np.ndarray] = []
+    decode_s: list[float] = []
+    if args.source:
+        with FrameSource(args.source) as source:
+            it = iter(source)
+            while len(frames) < min(args.frames + 20, 400):
+                start = time.perf_counter()
+                frame = next(it, None)
+                if frame is None:
+                    break
+                decode_s.append(time.perf_counter() - start)
+                frames.append(frame)
+        if len(frames) < 2:
+            raise UserError(f"{args.source}: fewer than 2 frames could be read")
+        h, w = frames[0].shape[:2]
+        box = np.array([w * 0.45, h * 0.4, w * 0.1, h * 0.2])
+        source_name = args.source
+    else:
+        clip = make_clip(num_frames=120, size=(640, 360))
+        frames = list(clip.frames)
+        box = clip.boxes[0]
+        source_name = "generated 640x360 clip"
+    h, w = frames[0].shape[:2]
+    rng = np.random.default_rng(0)
+    boxes = [box]
+    for _ in range(args.targets - 1):   # further targets spread over the frame
+        bw, bh = box[2], box[3]
+        boxes.append([rng.uniform(0, w - bw), rng.uniform(0, h - bh), bw, bh])
+    boxes_arr = np.asarray(boxes, dtype=np.float64)
+
+    weights = args.weights or default_weights_path()
+    if Path(weights).is_file():
+        model, weights_note = load_model(weights), str(weights)
+    else:
+        model = SiamNet()
+        init_weights(model)
+        weights_note = "random (no weights file; speed does not depend on the weights)"
+    tracker = SiamFCMultiTracker(model.eval(), TrackerConfig.preset(args.preset), device=device)
+    results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
+                            name=f"siamfc ({args.preset})")]
+    if args.targets > 1:
+        results.append(bench_siamfc(tracker, frames, boxes_arr, args.frames, decode_s=decode_s,
+                                    name=f"siamfc ({args.preset})"))
+    csrt = getattr(cv2, "TrackerCSRT_create", None)
+    if csrt is not None and not args.no_opencv:
+        results.append(bench_opencv("opencv-csrt", csrt, frames, box, args.frames, decode_s))
+    if args.nano_backbone and args.nano_head and not args.no_opencv:
+        def make_nano():
+            params = cv2.TrackerNano_Params()
+            params.backbone, params.neckhead = args.nano_backbone, args.nano_head
+            return cv2.TrackerNano_create(params)
+        results.append(bench_opencv("opencv-nano", make_nano, frames, box, args.frames, decode_s))
+    print(f"source: {source_name}, {w}x{h}; device: {device}; torch threads: "
+          f"{torch.get_num_threads()}; frames timed: {args.frames}; weights: {weights_note}")
+    print(format_table(results))
+    base = results[0]
+    for r in results[1:]:
+        if r.name.startswith("opencv"):
+            print(f"siamfc 1 target / {r.name}: {base.end_to_end_fps / r.end_to_end_fps:.2f}x "
+                  "end-to-end fps")
+    if args.targets > 1:
+        multi = results[1]
+        extra = (multi.update_ms[0] - base.update_ms[0]) / (args.targets - 1)
+        print(f"cost per additional target: {extra:.2f} ms (median update)")
+    return EXIT_OK
+
+
 # -- eval -------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
     from .datasets import read_dataset
@@ -300,6 +383,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     model_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="time the tracking loop stage by stage (and OpenCV's CSRT)")
+    p.add_argument("--source", help="video file or image folder (default: a generated 640x360 clip)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--targets", type=int, default=1, help="also time N targets at once")
+    p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
+    p.add_argument("--frames", type=int, default=300, help="updates timed")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
+    p.add_argument("--weights", default=None)
+    p.add_argument("--no-opencv", action="store_true", help="skip OpenCV's trackers")
+    p.add_argument("--nano-backbone", help="OpenCV NanoTrack backbone ONNX")
+    p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("eval", help="evaluate trackers on OTB-style sequences")
     p.add_argument("root", help="benchmark folder")

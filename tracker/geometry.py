@@ -63,11 +63,16 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     return values  # type: ignore[return-value]
 
 
+MIN_BOX_SIDE = 0.01     # px; smaller initial boxes are rejected
+MAX_BOX_FACTOR = 100    # initial boxes larger than 100x the frame are rejected
+
+
 def validate_box(box: Sequence[float] | np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
     """Check one initial box against a frame of size (H, W); returns a float64 (4,) array.
 
-    Raises ``ValueError`` for a wrong shape, non-finite numbers, non-positive size, or a box
-    that does not overlap the frame at all.
+    Raises ``ValueError`` for a wrong shape, non-finite numbers, a size that is not positive,
+    below ``MIN_BOX_SIDE`` or above ``MAX_BOX_FACTOR`` x the frame, or a box that does not
+    overlap the frame at all.
     """
     arr = np.asarray(box, dtype=np.float64).reshape(-1)
     if arr.shape != (4,):
@@ -77,7 +82,13 @@ def validate_box(box: Sequence[float] | np.ndarray, frame_hw: tuple[int, int]) -
     x, y, w, h = arr
     if w <= 0 or h <= 0:
         raise ValueError(f"box {arr.tolist()} is empty: width and height must be > 0")
+    if w < MIN_BOX_SIDE or h < MIN_BOX_SIDE:
+        raise ValueError(f"box {arr.tolist()} is too small: width and height must be at least "
+                         f"{MIN_BOX_SIDE} px")
     height, width = frame_hw
+    if w > MAX_BOX_FACTOR * width or h > MAX_BOX_FACTOR * height:
+        raise ValueError(f"box {arr.tolist()} is more than {MAX_BOX_FACTOR}x the "
+                         f"{width}x{height} frame")
     if x + w <= 0 or y + h <= 0 or x >= width or y >= height:
         raise ValueError(
             f"box {arr.tolist()} lies wholly outside the {width}x{height} frame")

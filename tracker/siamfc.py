@@ -27,6 +27,7 @@ from .fusion import fold_batchnorm
 from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh, scale_factors,
                        validate_box)
 from .network import SiamNet, init_weights
+from .profiling import StageTimer
 from .weights import default_weights_path, load_model, resolve_device
 
 
@@ -63,6 +64,7 @@ class SiamFCMultiTracker:
         self._penalty = torch.tensor(penalty, dtype=torch.float32, device=self.device)
         self._window = torch.tensor(hann_window(cfg.upscaled_size), dtype=torch.float32,
                                     device=self.device)
+        self.timer = StageTimer(self.device, enabled=False)   # siamfc bench turns it on
         self._clear()
 
     # -- construction -------------------------------------------------------------------------
@@ -140,7 +142,7 @@ class SiamFCMultiTracker:
         z_sz = context_size(size[:, 0], size[:, 1], cfg.context)
         img = frame_to_tensor(frame, self.device)
         z = crop_batch(img, torch.from_numpy(center), torch.from_numpy(z_sz), cfg.exemplar_size)
-        feat = self.model.features(z)
+        feat = self.model.features(z.contiguous(memory_format=torch.channels_last))
         self._z_feat = feat if self._z_feat is None else torch.cat([self._z_feat, feat])
         self._center = np.concatenate([self._center, center])
         self._size = np.concatenate([self._size, size])
@@ -162,52 +164,60 @@ class SiamFCMultiTracker:
         n, s = len(self.ids), cfg.num_scales
         height, width = frame.shape[:2]
 
+        timer = self.timer
         # 1. search crops of side s_x * scale for every target and scale, one batched call
-        x_sz = self._z_sz * cfg.instance_size / cfg.exemplar_size                      # (N,)
-        sizes = (x_sz[:, None] * self.scales[None, :]).reshape(-1)                       # (N*S,)
-        centers = np.repeat(self._center, s, axis=0)                                      # (N*S, 2)
-        img = frame_to_tensor(frame, self.device)
-        x = crop_batch(img, torch.from_numpy(centers), torch.from_numpy(sizes), cfg.instance_size)
+        with timer.stage("crop"):
+            x_sz = self._z_sz * cfg.instance_size / cfg.exemplar_size                  # (N,)
+            sizes = (x_sz[:, None] * self.scales[None, :]).reshape(-1)                   # (N*S,)
+            centers = np.repeat(self._center, s, axis=0)                                  # (N*S, 2)
+            img = frame_to_tensor(frame, self.device)
+            x = crop_batch(img, torch.from_numpy(centers), torch.from_numpy(sizes),
+                           cfg.instance_size).contiguous(memory_format=torch.channels_last)
 
         # 2. features and cross-correlation with each target's exemplar
-        resp = self.model.head(self._z_feat, self.model.features(x))                     # (N*S,1,17,17)
+        with timer.stage("backbone"):
+            feat = self.model.features(x)
+        with timer.stage("xcorr"):
+            resp = self.model.head(self._z_feat, feat)                                   # (N*S,1,17,17)
 
-        # 3. upsample, penalise scale changes, pick the best scale per target
-        up = F.interpolate(resp.float(), size=(cfg.upscaled_size, cfg.upscaled_size),
-                           mode="bicubic", align_corners=False).view(n, s, -1)            # (N,S,M)
-        peaks = up.amax(dim=2)                                                            # (N, S)
-        best = torch.argmax(peaks * self._penalty[None], dim=1)                           # (N,)
-        chosen = up[torch.arange(n, device=up.device), best]                              # (N, M)
-        score = torch.sigmoid(peaks.gather(1, best[:, None])[:, 0])
+        with timer.stage("upsample_peak"):
+            # 3. upsample, penalise scale changes, pick the best scale per target
+            up = F.interpolate(resp.float(), size=(cfg.upscaled_size, cfg.upscaled_size),
+                               mode="bicubic", align_corners=False).view(n, s, -1)        # (N,S,M)
+            peaks = up.amax(dim=2)                                                        # (N, S)
+            best = torch.argmax(peaks * self._penalty[None], dim=1)                       # (N,)
+            chosen = up[torch.arange(n, device=up.device), best]                          # (N, M)
+            score = torch.sigmoid(peaks.gather(1, best[:, None])[:, 0])
 
-        # 4. normalise, blend with the cosine window, find the peak
-        chosen = chosen - chosen.amin(dim=1, keepdim=True)
-        chosen = chosen / (chosen.sum(dim=1, keepdim=True) + 1e-16)
-        chosen = (1 - cfg.window_influence) * chosen + cfg.window_influence * self._window.view(1, -1)
-        loc = torch.argmax(chosen, dim=1)
+            # 4. normalise, blend with the cosine window, find the peak
+            chosen = chosen - chosen.amin(dim=1, keepdim=True)
+            chosen = chosen / (chosen.sum(dim=1, keepdim=True) + 1e-16)
+            chosen = (1 - cfg.window_influence) * chosen + cfg.window_influence * self._window.view(1, -1)
+            loc = torch.argmax(chosen, dim=1)
 
-        # only the final numbers come back to the host
-        loc_np, best_np = loc.cpu().numpy(), best.cpu().numpy()
-        score_np = score.float().cpu().numpy()
-        row, col = np.divmod(loc_np, cfg.upscaled_size)
+            # only the final numbers come back to the host
+            loc_np, best_np = loc.cpu().numpy(), best.cpu().numpy()
+            score_np = score.float().cpu().numpy()
 
-        # 5. displacement: response px -> crop px -> frame px
-        centre = (cfg.upscaled_size - 1) / 2
-        scale = self.scales[best_np]                                                      # (N,)
-        disp = np.stack([col - centre, row - centre], axis=1) * cfg.total_stride / cfg.response_up
-        disp = disp * (x_sz * scale / cfg.instance_size)[:, None]
-        self._center = self._center + disp
-        self._center[:, 0] = np.clip(self._center[:, 0], 0, width - 1)
-        self._center[:, 1] = np.clip(self._center[:, 1], 0, height - 1)
+        with timer.stage("bookkeeping"):
+            row, col = np.divmod(loc_np, cfg.upscaled_size)
+            # 5. displacement: response px -> crop px -> frame px
+            centre = (cfg.upscaled_size - 1) / 2
+            scale = self.scales[best_np]                                                  # (N,)
+            disp = np.stack([col - centre, row - centre], axis=1) * cfg.total_stride / cfg.response_up
+            disp = disp * (x_sz * scale / cfg.instance_size)[:, None]
+            self._center = self._center + disp
+            self._center[:, 0] = np.clip(self._center[:, 0], 0, width - 1)
+            self._center[:, 1] = np.clip(self._center[:, 1], 0, height - 1)
 
-        # 6. damped size update, clamped to [min_scale, max_scale] x initial size
-        damped = (1 - cfg.scale_lr) + cfg.scale_lr * scale                                # (N,)
-        new_size = np.clip(self._size * damped[:, None], cfg.min_scale * self._base_size,
-                           cfg.max_scale * self._base_size)
-        ratio = np.sqrt(new_size.prod(axis=1) / self._size.prod(axis=1))
-        self._size = new_size
-        self._z_sz = self._z_sz * ratio
-        self._frame_hw = (height, width)
+            # 6. damped size update, clamped to [min_scale, max_scale] x initial size
+            damped = (1 - cfg.scale_lr) + cfg.scale_lr * scale                            # (N,)
+            new_size = np.clip(self._size * damped[:, None], cfg.min_scale * self._base_size,
+                               cfg.max_scale * self._base_size)
+            ratio = np.sqrt(new_size.prod(axis=1) / self._size.prod(axis=1))
+            self._size = new_size
+            self._z_sz = self._z_sz * ratio
+            self._frame_hw = (height, width)
 
         boxes = cxcywh_to_ltwh(np.concatenate([self._center, self._size], axis=1))
         return [TrackResult(tuple(float(v) for v in boxes[i]), float(score_np[i]),

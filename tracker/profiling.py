@@ -1,0 +1,43 @@
+"""Per-stage wall-clock timing for benchmarks (off by default: no cost, no synchronisation)."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import torch
+
+
+class StageTimer:
+    """Collects seconds per named stage. With CUDA it synchronises around each stage, so only
+    enable it to measure (it removes the overlap the tracker otherwise gets)."""
+
+    def __init__(self, device: torch.device | str = "cpu", enabled: bool = False) -> None:
+        self.device = torch.device(device)
+        self.enabled = enabled
+        self.times: dict[str, list[float]] = defaultdict(list)
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if not self.enabled:
+            yield
+            return
+        self._sync()
+        start = time.perf_counter()
+        yield
+        self._sync()
+        self.times[name].append(time.perf_counter() - start)
+
+    def reset(self) -> None:
+        self.times.clear()
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        """Stage -> (median ms, p90 ms)."""
+        return {k: (float(np.median(v) * 1e3), float(np.percentile(v, 90) * 1e3))
+                for k, v in self.times.items() if v}
