@@ -5,6 +5,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
@@ -67,3 +68,29 @@ def match_frames(name: str, frames: list[str], boxes: np.ndarray, gt_file: Path)
     if len(boxes) > len(frames):
         raise DatasetError(f"{gt_file}: {len(boxes)} boxes but only {len(frames)} frames")
     return Sequence(name, tuple(frames[: len(boxes)]), boxes)
+
+
+def sequence_names(root: Path, marker: str = "groundtruth.txt") -> list[str]:
+    """Names from ``root/list.txt`` when present, else the sub-folders holding ``marker``."""
+    list_file = root / "list.txt"
+    if list_file.is_file():
+        return [n.strip() for n in list_file.read_text().splitlines() if n.strip()]
+    return sorted(p.name for p in root.iterdir() if (p / marker).is_file())
+
+
+T = TypeVar("T")
+
+
+def read_each(items: Iterable[T], read_one: Callable[[T], Sequence],
+              errors: list[str] | None) -> list[Sequence]:
+    """``read_one`` over ``items``; a failure raises, or is collected in ``errors`` when given
+    (so one broken sequence does not stop the others)."""
+    out = []
+    for item in items:
+        try:
+            out.append(read_one(item))
+        except (DatasetError, OSError, ValueError) as exc:
+            if errors is None:
+                raise
+            errors.append(str(exc))
+    return out

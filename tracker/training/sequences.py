@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.base import sequence_names
+
 _IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp")
 
 
@@ -66,11 +68,7 @@ def read_got_style(root: str | os.PathLike) -> tuple[list[TrainSequence], list[s
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"training data folder not found: {root}")
-    list_file = root / "list.txt"
-    if list_file.is_file():
-        names = [n.strip() for n in list_file.read_text().splitlines() if n.strip()]
-    else:
-        names = sorted(p.name for p in root.iterdir() if (p / "groundtruth.txt").is_file())
+    names = sequence_names(root)
     sequences: list[TrainSequence] = []
     problems: list[str] = []
     for name in names:
