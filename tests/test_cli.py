@@ -115,3 +115,25 @@ def test_bench_on_video(tiny_video, random_weights, capsys):
     assert run("bench", "--source", tiny_video, "--frames", 3, "--no-opencv", "--device", "cpu",
                "--weights", random_weights) == 0
     assert "clip.avi" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_tracked_rows(tmp_path, tiny_video, small_clip, random_weights, monkeypatch, capsys):
+    from tracker import video
+    original = video.FrameSource.__iter__
+
+    def interrupted(self):
+        for i, frame in enumerate(original(self)):
+            if i == 5:
+                raise KeyboardInterrupt
+            yield frame
+
+    monkeypatch.setattr(video.FrameSource, "__iter__", interrupted)
+    csv_path, video_path = tmp_path / "b.csv", tmp_path / "v.avi"
+    code = run("track", tiny_video, "--box", box_arg(small_clip), "--no-display", "--quiet",
+               "--weights", random_weights, "--output-boxes", csv_path, "--output-video", video_path)
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert len(read_box_csv(csv_path)) == 5
+    cap = cv2.VideoCapture(str(video_path))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5      # the file was closed properly
+    cap.release()
