@@ -64,3 +64,28 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+SHIPPED = __import__("pathlib").Path(__file__).resolve().parent.parent / "weights" / "siamfc_alexnet.pth"
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped weights in this checkout")
+def test_shipped_weights_checksum_matches_readme():
+    import hashlib
+    import re
+    readme = (SHIPPED.parent / "README.md").read_text()
+    recorded = re.search(r"^\| `siamfc_alexnet\.pth`.*`([0-9a-f]{64})`", readme, re.M)
+    assert recorded, "weights/README.md must record the sha256 of siamfc_alexnet.pth"
+    assert hashlib.sha256(SHIPPED.read_bytes()).hexdigest() == recorded.group(1)
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped weights in this checkout")
+def test_shipped_weights_track_the_synthetic_clip():
+    import numpy as np
+
+    from tracker.geometry import iou_ltwh
+    from tracker.synthetic import make_clip
+    clip = make_clip(num_frames=120)     # the demo's clip
+    tracker = SiamFCTracker.from_pretrained(device="cpu")
+    boxes = np.array([r.box for r in tracker.track(clip.frames, clip.boxes[0])])
+    assert iou_ltwh(boxes, clip.boxes).mean() > 0.5

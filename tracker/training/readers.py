@@ -94,9 +94,10 @@ def read_training_root(root: str | os.PathLike) -> tuple[list[TrainSequence], li
 
 
 def read_training_roots(roots: list[str], weights: list[float] | None = None
-                        ) -> tuple[list[TrainSequence], np.ndarray, list[str]]:
+                        ) -> tuple[list[TrainSequence], np.ndarray | None, list[str]]:
     """Mix several roots: a root is picked with probability proportional to its weight, then a
-    sequence uniformly within it. Returns sequences, per-sequence weights and problems."""
+    sequence uniformly within it. Returns sequences, per-sequence weights (None: uniform over
+    sequences, for a single root without a weight) and problems."""
     if weights is not None and len(weights) != len(roots):
         raise ValueError(f"{len(weights)} data weights for {len(roots)} data roots")
     all_seqs: list[TrainSequence] = []
@@ -113,6 +114,8 @@ def read_training_roots(roots: list[str], weights: list[float] | None = None
             raise ValueError(f"data weight for {root} must be > 0, got {w}")
         all_seqs.extend(seqs)
         seq_weights.extend([w / len(seqs)] * len(seqs))
+    if weights is None and len(roots) == 1:
+        return all_seqs, None, problems      # uniform over sequences, no float rounding
     return all_seqs, np.asarray(seq_weights, dtype=np.float64), problems
 
 
