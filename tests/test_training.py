@@ -1,4 +1,5 @@
 """Training building blocks on generated data (the full recipe is benchmarked, not tested)."""
+import os
 from pathlib import Path
 
 import cv2
@@ -171,7 +172,7 @@ def test_two_process_gloo_training(tmp_path):
            "--master_port", "29517", "-m", "tracker", "train", "--data", str(data),
            "--out", str(tmp_path / "run"), "--epochs", "1", "--pairs-per-epoch", "8",
            "--batch-size", "2", "--workers", "0", "--device", "cpu", "--quiet"]
-    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     state = torch.load(tmp_path / "run" / "last.pth", weights_only=True)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -66,7 +68,7 @@ def test_device_resolution():
             resolve_device("cuda")
 
 
-SHIPPED = __import__("pathlib").Path(__file__).resolve().parent.parent / "weights" / "siamfc_alexnet.pth"
+SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "siamfc_alexnet.pth"
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped weights in this checkout")

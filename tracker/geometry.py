@@ -5,7 +5,6 @@ x .. x + w - 1, so its centre is (x + (w - 1) / 2, y + (h - 1) / 2) (as in OTB/g
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -120,8 +119,3 @@ def hann_window(size: int) -> np.ndarray:
     """Normalised 2-D Hann (cosine) window of side ``size``, summing to 1."""
     win = np.outer(np.hanning(size), np.hanning(size))
     return win / win.sum()
-
-
-def is_finite_box(box: Sequence[float]) -> bool:
-    """True when all four numbers are finite."""
-    return all(math.isfinite(v) for v in box)

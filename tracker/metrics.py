@@ -5,7 +5,7 @@ left out. Curves are averaged over sequences, not frames, for overall scores.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

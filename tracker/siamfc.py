@@ -46,6 +46,19 @@ class TrackResult:
     target_id: int = 0
 
 
+def _load_network(path: str | os.PathLike | None, backbone: str, pretrained: bool) -> SiamNet:
+    """Weights from ``path`` (default file when None), or random ones when not ``pretrained``."""
+    if pretrained:
+        return load_model(path if path is not None else default_weights_path(backbone), backbone)
+    model = SiamNet(backbone)
+    init_weights(model)
+    return model.eval()
+
+
+def _as_config(config: TrackerConfig | str | None) -> TrackerConfig | None:
+    return TrackerConfig.preset(config) if isinstance(config, str) else config
+
+
 class SiamFCMultiTracker:
     """Tracks N targets with one batched backbone pass per frame."""
 
@@ -77,15 +90,7 @@ class SiamFCMultiTracker:
         ``config`` is a ``TrackerConfig`` or a preset name. ``pretrained=False`` gives random
         weights: for tests only, never a silent fallback.
         """
-        if isinstance(config, str):
-            config = TrackerConfig.preset(config)
-        if pretrained:
-            model = load_model(path if path is not None else default_weights_path(backbone), backbone)
-        else:
-            model = SiamNet(backbone)
-            init_weights(model)
-            model.eval()
-        return cls(model, config, device)
+        return cls(_load_network(path, backbone, pretrained), _as_config(config), device)
 
     def _clear(self) -> None:
         self.ids: list[int] = []
@@ -95,7 +100,6 @@ class SiamFCMultiTracker:
         self._base_size = np.zeros((0, 2))    # (N, 2) size at init
         self._z_sz = np.zeros(0)              # (N,) exemplar side in frame px
         self._z_feat: torch.Tensor | None = None   # (N, C, 6, 6)
-        self._frame_hw: tuple[int, int] | None = None
 
     @property
     def num_targets(self) -> int:
@@ -151,7 +155,6 @@ class SiamFCMultiTracker:
         new_ids = list(range(self._next_id, self._next_id + len(boxes)))
         self._next_id += len(boxes)
         self.ids.extend(new_ids)
-        self._frame_hw = frame.shape[:2]
 
     # -- update -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -217,7 +220,6 @@ class SiamFCMultiTracker:
             ratio = np.sqrt(new_size.prod(axis=1) / self._size.prod(axis=1))
             self._size = new_size
             self._z_sz = self._z_sz * ratio
-            self._frame_hw = (height, width)
 
         boxes = cxcywh_to_ltwh(np.concatenate([self._center, self._size], axis=1))
         return [TrackResult(tuple(float(v) for v in boxes[i]), float(score_np[i]),
@@ -241,10 +243,7 @@ class SiamFCTracker:
                         config: TrackerConfig | str | None = None, backbone: str = "alexnet",
                         pretrained: bool = True) -> "SiamFCTracker":
         """See ``SiamFCMultiTracker.from_pretrained``."""
-        multi = SiamFCMultiTracker.from_pretrained(path, device, config, backbone, pretrained)
-        tracker = cls.__new__(cls)
-        tracker._multi = multi
-        return tracker
+        return cls(_load_network(path, backbone, pretrained), _as_config(config), device)
 
     @property
     def config(self) -> TrackerConfig:

@@ -72,7 +72,6 @@ class PairDataset(Dataset):
         self.valid = [np.flatnonzero(s.valid()) for s in sequences]
         w = np.ones(len(sequences)) if weights is None else np.asarray(weights, dtype=np.float64)
         self.probs = w / w.sum()
-        self.skipped = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -106,7 +105,6 @@ class PairDataset(Dataset):
             img_x = cv2.imread(self.sequences[sx].frames[fx], cv2.IMREAD_COLOR)
             if img_z is not None and img_x is not None:
                 break
-            self.skipped += 1
         else:
             raise RuntimeError("could not read 10 training pairs in a row; check the data")
         z, x, labels = self.make_pair(img_z, self.sequences[sz].boxes[fz],
@@ -133,7 +131,7 @@ class PairDataset(Dataset):
         # shift in output px -> source px; the target then sits at -shift in the crop
         dx, dy = rng.uniform(-c.shift, c.shift, size=2)
         mean_x = img_x.reshape(-1, 3).mean(0)
-        x = _warp(img_x, cx[0] + dx * sw / c.instance_size, cy_src(cx, dy, sh, c.instance_size),
+        x = _warp(img_x, cx[0] + dx * sw / c.instance_size, cx[1] + dy * sh / c.instance_size,
                   sw, sh, c.instance_size, mean_x)
         tx, ty = -dx, -dy   # target offset from the crop centre, px of the crop
 
@@ -179,8 +177,3 @@ class PairDataset(Dataset):
         img = img.copy()
         img[y0:y0 + h, x0:x0 + w] = img.reshape(-1, 3).mean(0) + rng.normal(0, 20, 3)
         return img
-
-
-def cy_src(cxcywh: np.ndarray, dy: float, sh: float, out: int) -> float:
-    """Source y of the search crop centre for a shift of ``dy`` output px."""
-    return float(cxcywh[1] + dy * sh / out)

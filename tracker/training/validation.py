@@ -1,7 +1,6 @@
 """Dev-set validation during training: success AUC of the tracker with the current weights."""
 from __future__ import annotations
 
-import copy
 import os
 from typing import Callable
 
@@ -23,8 +22,8 @@ def make_validator(root: str | os.PathLike, names: list[str] | None = None,
         raise ValueError(f"no validation sequences in {root}" + (f" named {names}" if names else ""))
 
     def validate(model: torch.nn.Module) -> float:
-        net = copy.deepcopy(model).float().eval()
-        tracker = SiamFCTracker(net, config=TrackerConfig.preset(preset), device=device)
+        # the tracker works on its own BN-folded copy: ``model`` is left as it is
+        tracker = SiamFCTracker(model, config=TrackerConfig.preset(preset), device=device)
         results = []
         for seq in sequences:
             boxes, times = track_sequence(tracker, seq)
