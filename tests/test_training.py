@@ -9,7 +9,7 @@ import torch
 
 from tracker.training.losses import balanced_weights, label_map, logistic_loss, triplet_loss
 from tracker.training.pairs import PairConfig, PairDataset
-from tracker.training.sequences import read_got_style
+from tracker.training.sequences import TrainSequence, read_got_style
 from tracker.training.trainer import TrainConfig, Trainer, learning_rate
 from tracker.weights import load_model
 
@@ -81,7 +81,24 @@ def test_reader_and_pair_sampler(tmp_path):
             assert not (sz == 2 and (fz == 0 or fx == 0))   # the broken line is never used
     assert 40 < negatives < 140
     z, x, labels = ds[0]
-    assert z.shape == (3, 127, 127) and x.shape == (3, 255, 255) and labels.shape == (1, 17, 17)
+    assert z.shape == (3, 127, 127) and x.shape == (3, 239, 239) and labels.shape == (1, 15, 15)
+    wide = PairDataset(seqs, 10, PairConfig(instance_size=255), seed=1)
+    assert wide[0][1].shape == (3, 255, 255) and wide[0][2].shape == (1, 17, 17)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.2, 0.6])
+def test_colour_jitter_stays_in_range_and_keeps_grey_grey(jitter):
+    ds = PairDataset([TrainSequence("s", ("a.jpg",), np.array([0]), np.array([[0, 0, 4, 4.0]]))],
+                     1, PairConfig(color_jitter=jitter))
+    rng = np.random.default_rng(3)
+    img = np.random.default_rng(0).uniform(0, 255, (32, 32, 3)).astype(np.float32)
+    img[:16] = img[:16, :, :1]   # top half grey
+    for _ in range(20):
+        out = ds._color(img.copy(), rng)
+        assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 255
+        assert np.allclose(out[:16, :, 0], out[:16, :, 2], atol=1e-3)   # grey stays grey
+    if jitter == 0:
+        assert np.array_equal(ds._color(img.copy(), rng), img)
 
 
 def test_short_training_lowers_loss_and_resumes(tmp_path):
@@ -161,6 +178,22 @@ def test_train_cli_with_validation_and_plot(tmp_path):
     rows = read_history(tmp_path / "run")
     assert len(rows) == 1 and 0.0 <= rows[0]["dev_auc"] <= 1.0
     assert (tmp_path / "run" / "epoch_001.pth").is_file()
+
+
+def test_train_skips_unreadable_frames_and_counts_them(tmp_path, capsys):
+    from tracker.cli import main
+    from tracker.training.trainer import read_history
+    data = make_got_root(tmp_path / "data")
+    frames = sorted((data / "seq0").glob("*.jpg"))
+    for f in frames[1:4]:
+        f.write_bytes(b"not a jpeg")      # corrupt
+    frames[4].unlink()                     # missing
+    code = main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
+                 "--pairs-per-epoch", "16", "--batch-size", "4", "--workers", "0", "--device", "cpu"])
+    assert code == 0
+    rows = read_history(tmp_path / "run")
+    assert rows[0]["skipped"] > 0
+    assert f"{int(rows[0]['skipped'])} unreadable frames skipped" in capsys.readouterr().err
 
 
 def test_two_process_gloo_training(tmp_path):

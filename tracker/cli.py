@@ -205,8 +205,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.set_description(f"epoch {row['epoch'] + 1}")
         auc = f" dev AUC {row['dev_auc']:.3f}" if row["dev_auc"] == row["dev_auc"] else ""
         _say(args, f"epoch {row['epoch']}: loss {row['loss']:.4f} pos {row['pos_score']:.3f} "
-                   f"neg {row['neg_score']:.3f} {row['pairs_per_s']:.1f} pairs/s{auc} "
-                   f"-> {row['weights']}")
+                   f"neg {row['neg_score']:.3f} {row['pairs_per_s']:.1f} pairs/s{auc}, "
+                   f"{row['skipped']} unreadable frames skipped -> {row['weights']}")
 
     try:
         trainer.train(on_step=on_step, on_epoch=on_epoch)
@@ -421,9 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training root (repeatable): GOT-10k-style, LaSOT, ILSVRC2015-VID or OTB layout")
     p.add_argument("--data-weights", help="comma-separated sampling weight per --data root")
     p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv)")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--pairs-per-epoch", type=int, default=3200)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--loss", default="logistic", choices=["logistic", "triplet"])
     p.add_argument("--backbone", default="alexnet")
     p.add_argument("--workers", type=int, default=1, help="data loader processes")

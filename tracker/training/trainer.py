@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Optimisation settings (SiamFC: SGD, momentum 0.9, wd 5e-4, lr 1e-2 -> 1e-5)."""
 
-    epochs: int = 20
-    pairs_per_epoch: int = 4000
-    batch_size: int = 16
+    epochs: int = 30
+    pairs_per_epoch: int = 3200
+    batch_size: int = 8           # the paper's mini-batch
     lr_start: float = 1e-2
     lr_end: float = 1e-5
     momentum: float = 0.9
@@ -173,9 +173,10 @@ class Trainer:
                                 num_workers=cfg.workers, drop_last=True,
                                 persistent_workers=False, prefetch_factor=4 if cfg.workers else None)
             self.model.train()
-            sums = {"loss": 0.0, "pos": 0.0, "neg": 0.0, "n": 0}
+            sums = {"loss": 0.0, "pos": 0.0, "neg": 0.0, "n": 0, "skipped": 0}
             start = time.perf_counter()
-            for i, (z, x, labels) in enumerate(loader):
+            for i, (z, x, labels, skipped) in enumerate(loader):
+                sums["skipped"] += int(skipped.sum())
                 lr = learning_rate(cfg, self.step, total)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
@@ -205,7 +206,8 @@ class Trainer:
             n = max(1, sums["n"])
             row = {"epoch": self.epoch, "step": self.step, "lr": lr, "loss": sums["loss"] / n,
                    "pos_score": sums["pos"] / n, "neg_score": sums["neg"] / n,
-                   "pairs_per_s": n * cfg.batch_size * self.world / elapsed, "seconds": elapsed}
+                   "pairs_per_s": n * cfg.batch_size * self.world / elapsed, "seconds": elapsed,
+                   "skipped": self._all_ranks_sum(sums["skipped"])}
             weights = self.save()
             row["dev_auc"] = float("nan")
             if self.validate is not None and self.rank == 0 and (
@@ -219,11 +221,19 @@ class Trainer:
             if self.distributed:
                 dist.barrier()
             history.append(row)
-            log.info("epoch %d loss %.4f pos %.3f neg %.3f %.1f pairs/s", self.epoch, row["loss"],
-                     row["pos_score"], row["neg_score"], row["pairs_per_s"])
+            log.info("epoch %d loss %.4f pos %.3f neg %.3f %.1f pairs/s, %d unreadable frames skipped",
+                     self.epoch, row["loss"], row["pos_score"], row["neg_score"], row["pairs_per_s"],
+                     row["skipped"])
             if on_epoch is not None:
                 on_epoch(row)
         return history
+
+    def _all_ranks_sum(self, value: int) -> int:
+        if not self.distributed:
+            return value
+        t = torch.tensor([value], dtype=torch.int64, device=self.device)   # nccl: on the GPU
+        dist.all_reduce(t)
+        return int(t.item())
 
     def _append_csv(self, row: dict) -> None:
         """Append a row to metrics.csv (the header is written with the first row)."""
