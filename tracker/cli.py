@@ -22,10 +22,11 @@ class UserError(Exception):
     """A problem with the user's input: reported on one line, exit code 2."""
 
 
-def _progress(total: int | None, desc: str, enabled: bool = True, unit: str = "frame"):
+def _progress(total: int | None, desc: str, enabled: bool = True, unit: str = "frame",
+              position: int | None = None):
     from tqdm import tqdm
     return tqdm(total=total or None, desc=desc, unit=unit, disable=not enabled,
-                file=sys.stderr, dynamic_ncols=True, leave=False)
+                file=sys.stderr, dynamic_ncols=True, leave=False, position=position)
 
 
 def has_display() -> bool:
@@ -44,73 +45,68 @@ def _build_tracker(args: argparse.Namespace):
     return SiamFCTracker.from_pretrained(args.weights, device=args.device, config=args.preset)
 
 
-# -- track ------------------------------------------------------------------------------------
+# -- track / webcam ---------------------------------------------------------------------------
+def _display(args: argparse.Namespace):
+    """An OpenCV window unless --no-display or headless."""
+    if getattr(args, "no_display", False) or not has_display():
+        return None
+    from .cli_webcam import CvDisplay
+    return CvDisplay()
+
+
+def _multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
+    from .config import TrackerConfig
+    from .siamfc import SiamFCMultiTracker
+    config = TrackerConfig.preset(args.preset)
+    changes = {}
+    if redetect is not None:
+        changes["redetect"] = redetect
+    if getattr(args, "lost_threshold", None) is not None:
+        changes["lost_threshold"] = args.lost_threshold
+        changes["recover_threshold"] = max(config.recover_threshold, args.lost_threshold)
+    return SiamFCMultiTracker.from_pretrained(args.weights, device=args.device,
+                                              config=config.replace(**changes) if changes else config)
+
+
 def cmd_track(args: argparse.Namespace) -> int:
-    import cv2
+    from .cli_track import expand_inputs, run_track
+    from .video import is_live
 
-    from .annotate import draw_box, draw_text
+    live = [s for s in args.inputs if is_live(s)]
+    if live:
+        if len(args.inputs) > 1:
+            raise UserError(f"a camera or stream ({live[0]}) cannot be mixed with other inputs; "
+                            "track it alone or use siamfc webcam")
+        args.camera = live[0]
+        return cmd_webcam(args)
+    expand_inputs(args.inputs)   # fail early on a pattern that matches nothing
+    return run_track(args, lambda: _multi_tracker(args, redetect=args.redetect),
+                     lambda message, force=False: _say(args, message, force),
+                     _progress, _display(args))
+
+
+def cmd_webcam(args: argparse.Namespace) -> int:
+    from .cli_webcam import LiveOptions, run_live
     from .geometry import parse_box
-    from .outputs import BoxCSVWriter
-    from .video import FrameSource, VideoSink
 
-    box = parse_box(args.box) if args.box else None
-    display = not args.no_display and has_display()
-    if box is None and not display:
+    boxes = [parse_box(b) for b in (args.box or [])]
+    display = _display(args)
+    if not boxes and display is None:
         raise UserError("no --box given and no display to draw one on; pass --box X,Y,W,H "
                         "(0-based pixels)")
-    frames_done = 0
-    source_name = args.source
-    with FrameSource(args.source) as source:
-        tracker = _build_tracker(args)
-        sink = VideoSink(args.output_video, source.fps) if args.output_video else None
-        writer = BoxCSVWriter(args.output_boxes) if args.output_boxes else None
-        bar = _progress(len(source), Path(str(source_name)).name or str(source_name),
-                        enabled=not source.is_camera and not args.quiet)
-        try:
-            start = time.perf_counter()
-            for index, frame in enumerate(source):
-                if index == 0:
-                    if box is None:
-                        roi = cv2.selectROI("siamfc: draw the target, then Enter", frame, False)
-                        cv2.destroyWindow("siamfc: draw the target, then Enter")
-                        if roi[2] <= 0 or roi[3] <= 0:
-                            raise UserError("no box drawn; nothing to track")
-                        box = tuple(float(v) for v in roi)
-                    try:
-                        tracker.init(frame, box)
-                    except ValueError as exc:
-                        raise UserError(f"{source_name}: frame 0: {exc}") from None
-                    result_box, score = box, 1.0
-                else:
-                    result = tracker.update(frame)
-                    result_box, score = result.box, result.score
-                frames_done = index + 1
-                if writer is not None:
-                    writer.write(index, result_box, score)
-                if sink is not None or display:
-                    shown = draw_box(frame, result_box, f"{score:.2f}")
-                    if sink is not None:
-                        sink.write(shown)
-                    if display:
-                        fps = frames_done / max(1e-9, time.perf_counter() - start)
-                        cv2.imshow("siamfc", draw_text(shown, f"{fps:.0f} fps  q: quit"))
-                        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-                            break
-                bar.update(1)
-        finally:
-            bar.close()
-            if writer is not None:
-                writer.close()
-            if sink is not None:
-                sink.close()
-            if display:
-                cv2.destroyAllWindows()
-    if frames_done == 0:
-        raise UserError(f"{source_name}: no frames could be read")
-    elapsed = time.perf_counter() - start
-    _say(args, f"tracked {frames_done} frames in {elapsed:.1f} s ({frames_done / elapsed:.1f} fps)"
-         + (f"; boxes: {args.output_boxes}" if args.output_boxes else "")
-         + (f"; video: {args.output_video}" if args.output_video else ""))
+    record = getattr(args, "record", None) or getattr(args, "output_video", None)
+    options = LiveOptions(record=record, output_boxes=args.output_boxes,
+                          box_format=args.format.split(",")[0] if args.format else None,
+                          snapshot_dir=getattr(args, "snapshot_dir", ".") or ".",
+                          timeout=getattr(args, "timeout", 10.0), boxes=boxes,
+                          max_frames=getattr(args, "max_frames", None))
+    tracker = _multi_tracker(args, redetect=getattr(args, "redetect", None) is not False)
+    stats = run_live(str(args.camera), tracker, display, options)
+    _say(args, f"{stats.frames} frames in {stats.seconds:.1f} s "
+               f"({stats.frames / max(stats.seconds, 1e-9):.1f} fps), {stats.dropped} stale frames "
+               "dropped" + "".join(f"; snapshot {p}" for p in stats.snapshots)
+         + (f"; video: {record}" if record else "")
+         + (f"; boxes: {args.output_boxes}" if args.output_boxes else ""))
     return EXIT_OK
 
 
@@ -118,7 +114,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .annotate import draw_box, draw_text
     from .geometry import iou_ltwh
-    from .outputs import BoxCSVWriter
+    from .outputs import CSVBoxWriter
     from .synthetic import make_clip
     from .video import VideoSink
 
@@ -129,11 +125,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     video_path, csv_path = out_dir / "demo_tracked.mp4", out_dir / "demo_boxes.csv"
     boxes = np.zeros_like(clip.boxes)
     start = time.perf_counter()
-    with VideoSink(video_path, 30.0) as sink, BoxCSVWriter(csv_path) as writer:
+    with VideoSink(video_path, 30.0) as sink, CSVBoxWriter(csv_path) as writer:
         results = tracker.track(clip.frames, clip.boxes[0])
         for index, (frame, result) in enumerate(zip(clip.frames, results)):
             boxes[index] = result.box
-            writer.write(index, result.box, result.score)
+            writer.write(index, [result])
             shown = draw_box(frame, clip.boxes[index], color=(0, 200, 0), thickness=1)
             shown = draw_box(shown, result.box, f"{result.score:.2f}")
             sink.write(draw_text(shown, f"frame {index}  green: truth  red: siamfc"))
@@ -352,8 +348,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------
-def _say(args: argparse.Namespace, message: str) -> None:
-    if not getattr(args, "quiet", False):
+def _say(args: argparse.Namespace, message: str, force: bool = False) -> None:
+    """A line on stderr (unless --quiet; ``force`` for problems, shown even then)."""
+    if force or not getattr(args, "quiet", False):
         print(message, file=sys.stderr)
 
 
@@ -368,14 +365,46 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
         p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
-    p = sub.add_parser("track", help="track one target in a video, image folder or camera")
-    p.add_argument("source", help="video file, folder of images, or camera index (0)")
-    p.add_argument("--box", help="initial box X,Y,W,H in 0-based pixels (else drawn on screen)")
-    p.add_argument("--output-video", help="annotated video to write (.mp4 or .avi)")
-    p.add_argument("--output-boxes", help="CSV of boxes to write: frame,x,y,w,h,score")
-    p.add_argument("--no-display", action="store_true", help="do not open a window")
+    def output_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--box", action="append", default=[],
+                       help="initial box X,Y,W,H in 0-based pixels; repeat for several targets "
+                            "(else drawn on the first frame)")
+        p.add_argument("--output-boxes", help="box file: .csv, .json, .mot.txt (MOTChallenge) "
+                                              "or .txt (OTB); --format overrides the extension")
+        p.add_argument("--format", help="box formats: one or more of csv,json,mot,otb "
+                                        "(comma-separated; default csv)")
+        p.add_argument("--lost-threshold", type=float,
+                       help="score under which a target counts as lost (default 0.6)")
+        p.add_argument("--no-display", action="store_true", help="do not open a window")
+
+    p = sub.add_parser("track", help="track targets in videos, image folders, or a camera")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="video file, image folder, glob pattern, camera index (0) or stream URL")
+    output_options(p)
+    p.add_argument("--boxes-json", help="JSON file mapping each input to its box or boxes")
+    p.add_argument("--output-dir", help="folder for each input's outputs, named after it")
+    p.add_argument("--output-video", help="annotated video (.mp4 or .avi), one input only")
+    p.add_argument("--output-frames", help="folder for annotated frames, one input only")
+    p.add_argument("--save-frames", action="store_true",
+                   help="with --output-dir: annotated frames instead of a video")
+    p.add_argument("--no-video", action="store_true", help="with --output-dir: no annotated video")
+    p.add_argument("--redetect", action=argparse.BooleanOptionalAction, default=True,
+                   help="search the whole frame for a lost target (default on)")
     model_options(p)
     p.set_defaults(func=cmd_track)
+
+    p = sub.add_parser("webcam", help="track live in a camera feed or stream")
+    p.add_argument("--camera", default="0", help="camera index or stream URL (default 0)")
+    output_options(p)
+    p.add_argument("--record", help="save the annotated stream (.mp4 or .avi)")
+    p.add_argument("--snapshot-dir", default=".", help="where s saves snapshots")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds without a frame before giving up on the camera")
+    p.add_argument("--max-frames", type=int, help="stop after N frames")
+    p.add_argument("--redetect", action=argparse.BooleanOptionalAction, default=True,
+                   help="search the whole frame for a lost target (default on)")
+    model_options(p)
+    p.set_defaults(func=cmd_webcam)
 
     p = sub.add_parser("demo", help="track a generated clip and report the mean IoU")
     p.add_argument("--output-dir", default="siamfc-demo", help="folder for the outputs")
@@ -401,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", help="benchmark folder")
     p.add_argument("--format", default="otb", choices=["otb", "got10k", "lasot", "vot", "uav123"])
     p.add_argument("--sequences", help="comma-separated sequence names (default: all)")
-    p.add_argument("--trackers", default="siamfc", help="comma-separated: siamfc, siamfc-5s, "
+    p.add_argument("--trackers", default="siamfc", help="comma-separated: siamfc, siamfc-5s, siamfc-redetect, "
                    "opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
     p.add_argument("--results-dir", default="results")
     p.add_argument("--report-dir", default="reports")
@@ -441,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``siamfc`` and ``python -m tracker``; returns the exit code."""
+    from .cli_track import InputError
     from .errors import SourceError, WeightsError
 
     parser = build_parser()
@@ -451,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("siamfc: interrupted; outputs written so far are complete", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (UserError, SourceError, WeightsError, FileNotFoundError, ValueError) as exc:
+    except (UserError, InputError, SourceError, WeightsError, FileNotFoundError, ValueError) as exc:
         if args.debug:
             raise
         print(f"siamfc: error: {exc}", file=sys.stderr)

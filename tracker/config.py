@@ -30,6 +30,12 @@ class TrackerConfig:
     window_influence: float = 0.176 # weight of the Hann window (cosine window)
     min_scale: float = 0.2          # target size clamp, x initial size
     max_scale: float = 5.0
+    # lost state and re-detection (not in the paper; the box is flagged, never dropped)
+    lost_threshold: float = 0.6     # score below this ...
+    lost_frames: int = 5            # ... for this many frames in a row -> lost
+    recover_threshold: float = 0.8  # wide-search score needed to resume tracking
+    redetect: bool = False          # freeze the box and search wider while lost
+    redetect_factor: float = 3.0    # wide-search side, x the normal search side
     name: str = field(default="siamfc-3s", compare=False)
 
     def __post_init__(self) -> None:
@@ -37,12 +43,14 @@ class TrackerConfig:
             if not cond:
                 raise ValueError(f"TrackerConfig: {msg}")
 
-        for key in ("exemplar_size", "instance_size", "total_stride", "response_up", "num_scales"):
+        for key in ("exemplar_size", "instance_size", "total_stride", "response_up", "num_scales",
+                    "lost_frames"):
             value = getattr(self, key)
             check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
                   f"{key} must be a positive integer, got {value!r}")
         for key in ("context", "scale_step", "scale_penalty", "scale_lr", "window_influence",
-                    "min_scale", "max_scale"):
+                    "min_scale", "max_scale", "lost_threshold", "recover_threshold",
+                    "redetect_factor"):
             value = getattr(self, key)
             check(isinstance(value, (int, float)) and not isinstance(value, bool)
                   and math.isfinite(value), f"{key} must be a finite number, got {value!r}")
@@ -61,6 +69,12 @@ class TrackerConfig:
               f"window_influence must be in [0, 1], got {self.window_influence}")
         check(0.0 < self.min_scale <= 1.0 <= self.max_scale,
               f"need 0 < min_scale <= 1 <= max_scale, got {self.min_scale}, {self.max_scale}")
+        check(isinstance(self.redetect, bool), f"redetect must be true or false, got {self.redetect!r}")
+        check(0.0 <= self.lost_threshold <= self.recover_threshold <= 1.0,
+              "need 0 <= lost_threshold <= recover_threshold <= 1, got "
+              f"{self.lost_threshold}, {self.recover_threshold}")
+        check(1.0 <= self.redetect_factor <= 8.0,
+              f"redetect_factor must be in [1, 8], got {self.redetect_factor}")
 
     @property
     def response_size(self) -> int:
@@ -71,6 +85,13 @@ class TrackerConfig:
     def upscaled_size(self) -> int:
         """Side of the upsampled response map (272 for 17 x 16)."""
         return self.response_size * self.response_up
+
+    @property
+    def wide_size(self) -> int:
+        """Side (px) of the re-detection crop: about ``redetect_factor`` x the search crop,
+        rounded so that the response cells stay on the stride grid."""
+        cells = round((self.redetect_factor * self.instance_size - self.exemplar_size) / self.total_stride)
+        return self.exemplar_size + self.total_stride * max(cells, self.response_size - 1)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "TrackerConfig":

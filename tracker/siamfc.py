@@ -8,6 +8,9 @@ Per frame, for all N targets and S scales at once:
   4. normalise the chosen map, blend with a cosine window, take the peak;
   5. move the centre by the peak's displacement (response px -> crop px -> frame px);
   6. damp the size update with the scale learning rate and clamp it.
+Beyond the paper, each target carries a lost state: a score below ``lost_threshold`` for
+``lost_frames`` frames flags it lost; with ``redetect`` its box is then frozen at the last
+confident position and a wide sliding search (see ``redetect.py``) runs until the score recovers.
 Boxes are 0-based (x, y, w, h) float pixels; frames BGR uint8 (H, W, 3).
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh
                        validate_box)
 from .network import SiamNet, init_weights
 from .profiling import StageTimer
+from .redetect import peak_to_frame, search_centres
 from .weights import default_weights_path, load_model, resolve_device
 
 
@@ -37,13 +41,15 @@ class TrackResult:
 
     box: 0-based (x, y, w, h) float pixels; score: sigmoid of the peak response logit in
     [0, 1] (comparable across frames); scale: the chosen scale factor; target_id: the id
-    given at ``init``/``add``.
+    given at ``init``/``add``; lost: the score has stayed below the config's
+    ``lost_threshold`` (with ``redetect`` the box is then the last confident one, frozen).
     """
 
     box: tuple[float, float, float, float]
     score: float
     scale: float
     target_id: int = 0
+    lost: bool = False
 
 
 def _load_network(path: str | os.PathLike | None, backbone: str, pretrained: bool) -> SiamNet:
@@ -100,6 +106,11 @@ class SiamFCMultiTracker:
         self._base_size = np.zeros((0, 2))    # (N, 2) size at init
         self._z_sz = np.zeros(0)              # (N,) exemplar side in frame px
         self._z_feat: torch.Tensor | None = None   # (N, C, 6, 6)
+        self._low = np.zeros(0, dtype=np.int64)    # (N,) frames in a row below lost_threshold
+        self._lost = np.zeros(0, dtype=bool)       # (N,)
+        self._good = np.zeros((0, 5))              # (N, 5) last confident cx, cy, w, h, z_sz
+        self._tiles: list[np.ndarray] = []         # per target: wide-search centres while lost
+        self._tile_next = np.zeros(0, dtype=np.int64)
 
     @property
     def num_targets(self) -> int:
@@ -134,6 +145,9 @@ class SiamFCMultiTracker:
         self.ids = [self.ids[i] for i in keep]
         self._center, self._size = self._center[keep], self._size[keep]
         self._base_size, self._z_sz = self._base_size[keep], self._z_sz[keep]
+        self._low, self._lost, self._good = self._low[keep], self._lost[keep], self._good[keep]
+        self._tiles = [self._tiles[i] for i in keep]
+        self._tile_next = self._tile_next[keep]
         assert self._z_feat is not None
         self._z_feat = self._z_feat[keep] if keep else None
 
@@ -152,11 +166,21 @@ class SiamFCMultiTracker:
         self._size = np.concatenate([self._size, size])
         self._base_size = np.concatenate([self._base_size, size])
         self._z_sz = np.concatenate([self._z_sz, z_sz])
+        self._low = np.concatenate([self._low, np.zeros(len(boxes), dtype=np.int64)])
+        self._lost = np.concatenate([self._lost, np.zeros(len(boxes), dtype=bool)])
+        self._good = np.concatenate([self._good, np.column_stack([center, size, z_sz])])
+        self._tiles.extend(np.zeros((0, 2)) for _ in range(len(boxes)))
+        self._tile_next = np.concatenate([self._tile_next, np.zeros(len(boxes), dtype=np.int64)])
         new_ids = list(range(self._next_id, self._next_id + len(boxes)))
         self._next_id += len(boxes)
         self.ids.extend(new_ids)
 
     # -- update -------------------------------------------------------------------------------
+    @property
+    def lost(self) -> list[bool]:
+        """Per target (id order): flagged lost."""
+        return [bool(v) for v in self._lost]
+
     @torch.inference_mode()
     def update(self, frame: np.ndarray) -> list[TrackResult]:
         """Track all targets into ``frame``; one ``TrackResult`` per target, in id order."""
@@ -164,16 +188,35 @@ class SiamFCMultiTracker:
             raise RuntimeError("update() called before init(): call init(frame, box) first")
         frame = as_bgr(frame)
         cfg = self.cfg
-        n, s = len(self.ids), cfg.num_scales
-        height, width = frame.shape[:2]
+        n = len(self.ids)
+        hw = frame.shape[:2]
+        with self.timer.stage("crop"):
+            img = frame_to_tensor(frame, self.device)
+        scores, scales = np.zeros(n), np.ones(n)
+        searching = self._lost & cfg.redetect           # these run the wide search instead
+        track = np.flatnonzero(~searching)
+        if track.size:
+            scores[track], scales[track] = self._track(img, track, hw)
+        for i in np.flatnonzero(searching):
+            scores[i] = self._redetect(img, int(i), hw)
+        self._update_lost(scores, ~searching, hw)
+        boxes = cxcywh_to_ltwh(np.concatenate([self._center, self._size], axis=1))
+        return [TrackResult(tuple(float(v) for v in boxes[i]), float(scores[i]), float(scales[i]),
+                            self.ids[i], bool(self._lost[i])) for i in range(n)]
 
+    def _track(self, img: torch.Tensor, idx: np.ndarray, hw: tuple[int, int]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """The SiamFC step for targets ``idx`` on frame ``img`` (1, 3, H, W); returns their
+        (scores, chosen scales) and moves their centres and sizes."""
+        cfg = self.cfg
+        n, s = len(idx), cfg.num_scales
+        z_feat = self._z_feat if n == len(self.ids) else self._z_feat[torch.from_numpy(idx)]
         timer = self.timer
         # 1. search crops of side s_x * scale for every target and scale, one batched call
         with timer.stage("crop"):
-            x_sz = self._z_sz * cfg.instance_size / cfg.exemplar_size                  # (N,)
-            sizes = (x_sz[:, None] * self.scales[None, :]).reshape(-1)                   # (N*S,)
-            centers = np.repeat(self._center, s, axis=0)                                  # (N*S, 2)
-            img = frame_to_tensor(frame, self.device)
+            x_sz = self._z_sz[idx] * cfg.instance_size / cfg.exemplar_size              # (n,)
+            sizes = (x_sz[:, None] * self.scales[None, :]).reshape(-1)                   # (n*S,)
+            centers = np.repeat(self._center[idx], s, axis=0)                             # (n*S, 2)
             x = crop_batch(img, torch.from_numpy(centers), torch.from_numpy(sizes),
                            cfg.instance_size).contiguous(memory_format=torch.channels_last)
 
@@ -181,15 +224,15 @@ class SiamFCMultiTracker:
         with timer.stage("backbone"):
             feat = self.model.features(x)
         with timer.stage("xcorr"):
-            resp = self.model.head(self._z_feat, feat)                                   # (N*S,1,17,17)
+            resp = self.model.head(z_feat, feat)                                         # (n*S,1,17,17)
 
         with timer.stage("upsample_peak"):
             # 3. upsample, penalise scale changes, pick the best scale per target
             up = F.interpolate(resp.float(), size=(cfg.upscaled_size, cfg.upscaled_size),
-                               mode="bicubic", align_corners=False).view(n, s, -1)        # (N,S,M)
-            peaks = up.amax(dim=2)                                                        # (N, S)
-            best = torch.argmax(peaks * self._penalty[None], dim=1)                       # (N,)
-            chosen = up[torch.arange(n, device=up.device), best]                          # (N, M)
+                               mode="bicubic", align_corners=False).view(n, s, -1)        # (n,S,M)
+            peaks = up.amax(dim=2)                                                        # (n, S)
+            best = torch.argmax(peaks * self._penalty[None], dim=1)                       # (n,)
+            chosen = up[torch.arange(n, device=up.device), best]                          # (n, M)
             score = torch.sigmoid(peaks.gather(1, best[:, None])[:, 0])
 
             # 4. normalise, blend with the cosine window, find the peak
@@ -206,24 +249,68 @@ class SiamFCMultiTracker:
             row, col = np.divmod(loc_np, cfg.upscaled_size)
             # 5. displacement: response px -> crop px -> frame px
             centre = (cfg.upscaled_size - 1) / 2
-            scale = self.scales[best_np]                                                  # (N,)
+            scale = self.scales[best_np]                                                  # (n,)
             disp = np.stack([col - centre, row - centre], axis=1) * cfg.total_stride / cfg.response_up
             disp = disp * (x_sz * scale / cfg.instance_size)[:, None]
-            self._center = self._center + disp
-            self._center[:, 0] = np.clip(self._center[:, 0], 0, width - 1)
-            self._center[:, 1] = np.clip(self._center[:, 1], 0, height - 1)
+            new_center = self._center[idx] + disp
+            new_center[:, 0] = np.clip(new_center[:, 0], 0, hw[1] - 1)
+            new_center[:, 1] = np.clip(new_center[:, 1], 0, hw[0] - 1)
+            self._center[idx] = new_center
 
             # 6. damped size update, clamped to [min_scale, max_scale] x initial size
-            damped = (1 - cfg.scale_lr) + cfg.scale_lr * scale                            # (N,)
-            new_size = np.clip(self._size * damped[:, None], cfg.min_scale * self._base_size,
-                               cfg.max_scale * self._base_size)
-            ratio = np.sqrt(new_size.prod(axis=1) / self._size.prod(axis=1))
-            self._size = new_size
-            self._z_sz = self._z_sz * ratio
+            damped = (1 - cfg.scale_lr) + cfg.scale_lr * scale                            # (n,)
+            size = self._size[idx]
+            new_size = np.clip(size * damped[:, None], cfg.min_scale * self._base_size[idx],
+                               cfg.max_scale * self._base_size[idx])
+            self._z_sz[idx] = self._z_sz[idx] * np.sqrt(new_size.prod(axis=1) / size.prod(axis=1))
+            self._size[idx] = new_size
+        return score_np.astype(np.float64), scale
 
-        boxes = cxcywh_to_ltwh(np.concatenate([self._center, self._size], axis=1))
-        return [TrackResult(tuple(float(v) for v in boxes[i]), float(score_np[i]),
-                            float(scale[i]), self.ids[i]) for i in range(n)]
+    def _update_lost(self, scores: np.ndarray, tracked: np.ndarray, hw: tuple[int, int]) -> None:
+        """7. Lost state of the targets that ran the normal step (``tracked`` mask)."""
+        cfg = self.cfg
+        confident = tracked & (scores >= cfg.lost_threshold)
+        self._low = np.where(tracked & ~confident, self._low + 1, np.where(tracked, 0, self._low))
+        self._good[confident] = np.column_stack([self._center, self._size, self._z_sz])[confident]
+        self._lost[tracked & (scores >= cfg.recover_threshold)] = False
+        newly = tracked & ~self._lost & (self._low >= cfg.lost_frames)
+        self._lost |= newly
+        if cfg.redetect:
+            for i in np.flatnonzero(newly):
+                # freeze at the last confident box; visit the wide-search centres from there
+                self._center[i], self._size[i] = self._good[i, :2], self._good[i, 2:4]
+                self._z_sz[i] = self._good[i, 4]
+                tile = self._wide_side(i) * (1 - cfg.exemplar_size / cfg.wide_size)
+                self._tiles[i] = search_centres(hw, tuple(self._center[i]), tile)
+                self._tile_next[i] = 0
+
+    def _wide_side(self, i: int) -> float:
+        """Frame px covered by target ``i``'s wide-search crop (same pixel scale as tracking)."""
+        cfg = self.cfg
+        return float(self._z_sz[i] * cfg.wide_size / cfg.exemplar_size)
+
+    def _redetect(self, img: torch.Tensor, i: int, hw: tuple[int, int]) -> float:
+        """One wide search for lost target ``i`` at the next centre of its tour; on a score of
+        at least ``recover_threshold`` the target resumes there. Returns the peak score."""
+        cfg = self.cfg
+        tiles = self._tiles[i]
+        centre = tiles[self._tile_next[i] % len(tiles)]
+        self._tile_next[i] += 1
+        side = self._wide_side(i)
+        with self.timer.stage("redetect"):
+            x = crop_batch(img, torch.from_numpy(centre[None]), torch.tensor([side], dtype=torch.float64),
+                           cfg.wide_size).contiguous(memory_format=torch.channels_last)
+            resp = self.model.head(self._z_feat[i:i + 1], self.model.features(x))[0, 0].float()
+            flat = int(torch.argmax(resp))
+            score = float(torch.sigmoid(resp.reshape(-1)[flat]))
+        if score >= cfg.recover_threshold:
+            found = peak_to_frame(divmod(flat, resp.shape[1]), resp.shape[0], centre, side,
+                                  cfg.wide_size, cfg.total_stride)
+            self._center[i] = np.clip(found, 0, [hw[1] - 1, hw[0] - 1])
+            self._lost[i] = False
+            self._low[i] = 0
+            self._good[i] = np.concatenate([self._center[i], self._size[i], [self._z_sz[i]]])
+        return score
 
 
 class SiamFCTracker:

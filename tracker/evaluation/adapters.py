@@ -1,6 +1,7 @@
 """A common init/update interface over our SiamFC and OpenCV's trackers.
 
-Names: ``siamfc`` (the default preset), ``siamfc-3s``, ``siamfc-5s``, ``opencv-csrt``,
+Names: ``siamfc`` (the default preset), ``siamfc-3s``, ``siamfc-5s``, ``siamfc-redetect``
+(siamfc-3s with lost-target re-detection), ``opencv-csrt``,
 ``opencv-kcf``, ``opencv-mil``, ``opencv-nano`` and ``opencv-vit`` (these two need their ONNX
 model paths). CSRT and KCF live in ``opencv-contrib-python``.
 """
@@ -33,10 +34,12 @@ class TrackerSpec:
 
 class SiamFCAdapter:
     def __init__(self, spec: TrackerSpec) -> None:
+        from ..config import TrackerConfig
         from ..siamfc import SiamFCTracker
-        preset = "siamfc-3s" if spec.name == "siamfc" else spec.name
+        name, redetect = spec.name.removesuffix("-redetect"), spec.name.endswith("-redetect")
+        config = TrackerConfig.preset("siamfc-3s" if name == "siamfc" else name, redetect=redetect)
         self.name = spec.name
-        self._tracker = SiamFCTracker.from_pretrained(spec.weights, device=spec.device, config=preset)
+        self._tracker = SiamFCTracker.from_pretrained(spec.weights, device=spec.device, config=config)
 
     def init(self, frame: np.ndarray, box: np.ndarray) -> None:
         self._tracker.init(frame, box)
@@ -104,7 +107,7 @@ def _opencv_factory(spec: TrackerSpec):
 
 
 def available_trackers() -> list[str]:
-    return ["siamfc", "siamfc-3s", "siamfc-5s", "opencv-csrt", "opencv-kcf", "opencv-mil",
+    return ["siamfc", "siamfc-3s", "siamfc-5s", "siamfc-redetect", "opencv-csrt", "opencv-kcf", "opencv-mil",
             "opencv-nano", "opencv-vit"]
 
 

@@ -1,0 +1,242 @@
+"""``siamfc track``: annotate video files and image folders (several per call), or hand a
+camera / stream over to the live loop. Part of the command line: it prints and opens windows.
+
+Per input: initial boxes from ``--box`` (repeatable), ``--boxes-json`` or drawn on the first
+frame; outputs (box files in one or more formats, an annotated video or annotated frames) named
+after the input; a bad input is reported and skipped, the others run.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .annotate import draw_status, draw_targets
+from .errors import SourceError
+from .geometry import parse_box
+from .outputs import EXTENSIONS, format_for_path, open_box_writer, parse_formats
+from .siamfc import SiamFCMultiTracker, TrackResult
+from .video import BackgroundReader, FrameSource, ImageFolderSink, VideoSink, is_live
+
+
+class InputError(Exception):
+    """A problem with one input (or its boxes): reported, and the other inputs still run."""
+
+
+@dataclass
+class InputPlan:
+    """One input and where its outputs go."""
+
+    source: str
+    name: str
+    boxes: list[tuple[float, float, float, float]]
+    box_files: list[tuple[Path, str]] = field(default_factory=list)    # (path, format)
+    video: Path | None = None
+    frames_dir: Path | None = None
+
+
+def expand_inputs(items: list[str]) -> list[str]:
+    """Files, folders, cameras and URLs as given; glob patterns expanded (sorted)."""
+    out: list[str] = []
+    for item in items:
+        if not is_live(item) and any(c in item for c in "*?[") and not Path(item).exists():
+            matches = sorted(glob.glob(item))
+            if not matches:
+                raise InputError(f"{item}: the pattern matches no file")
+            out.extend(matches)
+        else:
+            out.append(item)
+    return out
+
+
+def input_name(source: str) -> str:
+    """Output base name of an input: a video's stem, a folder's name."""
+    path = Path(source.rstrip("/\\"))
+    return path.name if path.is_dir() else path.stem or "input"
+
+
+def load_boxes_json(path: str) -> dict[str, list[tuple[float, float, float, float]]]:
+    """``{"input": [x, y, w, h] or [[x, y, w, h], ...]}`` -> input -> list of boxes."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file (--boxes-json)") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); expected {{\"video.mp4\": [x, y, w, h]}}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected an object mapping each input to its boxes")
+    out = {}
+    for key, value in data.items():
+        rows = value if value and isinstance(value[0], (list, tuple)) else [value]
+        try:
+            out[str(key)] = [parse_box(",".join(str(v) for v in row)) for row in rows]
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}: boxes of {key!r}: {exc}") from None
+    return out
+
+
+def boxes_for(source: str, given: list, mapping: dict | None) -> list:
+    """The initial boxes of ``source``: ``--box`` values, else its ``--boxes-json`` entry
+    (matched by the path as given, resolved, file name or stem)."""
+    if given:
+        return list(given)
+    if mapping:
+        path = Path(source)
+        for key in (source, str(path.resolve()), path.name, input_name(source)):
+            if key in mapping:
+                return mapping[key]
+    return []
+
+
+def plan_outputs(args: argparse.Namespace, sources: list[str], mapping: dict | None) -> list[InputPlan]:
+    """Where each input's outputs go (raises ``InputError`` on contradictory options)."""
+    several = len(sources) > 1
+    if several and (args.output_video or args.output_boxes or args.output_frames):
+        raise InputError("with several inputs use --output-dir (--output-video, --output-boxes "
+                         "and --output-frames name one file)")
+    formats = parse_formats(args.format) if args.format else None
+    plans, used = [], set()
+    for source in sources:
+        name = input_name(source)
+        base, k = name, 2
+        while name in used:
+            name, k = f"{base}-{k}", k + 1
+        used.add(name)
+        given = [parse_box(b) for b in args.box]
+        plan = InputPlan(source, name, boxes_for(source, given, mapping))
+        if args.output_dir:
+            out = Path(args.output_dir)
+            plan.box_files = [(out / f"{name}{EXTENSIONS[f]}", f) for f in (formats or ["csv"])]
+            if args.save_frames:
+                plan.frames_dir = out / f"{name}_frames"
+            elif not args.no_video:
+                plan.video = out / f"{name}.mp4"
+        if args.output_boxes:
+            fmt = formats[0] if formats else format_for_path(args.output_boxes)
+            plan.box_files.append((Path(args.output_boxes), fmt))
+        if args.output_video:
+            plan.video = Path(args.output_video)
+        if args.output_frames:
+            plan.frames_dir = Path(args.output_frames)
+        plans.append(plan)
+    return plans
+
+
+@dataclass
+class InputReport:
+    frames: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
+                select_boxes=None) -> InputReport:
+    """Track one input into its outputs. Errors after the first frame leave every output
+    valid with the frames done so far; they are returned in the report, not raised."""
+    report = InputReport()
+    start = time.perf_counter()
+    with ExitStack() as stack:
+        source = stack.enter_context(FrameSource(plan.source))
+        reader = stack.enter_context(BackgroundReader(source, prefetch=8, name=plan.source))
+        writers = [stack.enter_context(open_box_writer(p, f, plan.source, source.fps))
+                   for p, f in plan.box_files]
+        sink = None
+        if plan.video is not None:
+            sink = stack.enter_context(VideoSink(plan.video, source.fps))
+        elif plan.frames_dir is not None:
+            sink = stack.enter_context(ImageFolderSink(plan.frames_dir))
+        bar.reset(total=len(source) or None)
+        try:
+            for index, frame in reader:
+                if index == 0:
+                    boxes = plan.boxes or (select_boxes(frame) if select_boxes else [])
+                    if not boxes:
+                        raise InputError(f"{plan.source}: no initial box (pass --box or "
+                                         "--boxes-json, or draw one on the first frame)")
+                    try:
+                        ids = tracker.init(frame, np.asarray(boxes, dtype=np.float64))
+                    except ValueError as exc:
+                        raise InputError(f"{plan.source}: frame 0: {exc}") from None
+                    results = [TrackResult(tuple(map(float, b)), 1.0, 1.0, i) for b, i in zip(boxes, ids)]
+                else:
+                    results = tracker.update(frame)
+                for writer in writers:
+                    writer.write(index, results)
+                if sink is not None or display is not None:
+                    shown = draw_targets(frame, results)
+                    if sink is not None:
+                        sink.write(shown)
+                    if display is not None:
+                        display.show(draw_status(shown, f"{plan.name}  frame {index}", "q quit"))
+                        if display.key(1) in (ord("q"), 27):
+                            raise KeyboardInterrupt
+                report.frames = index + 1
+                bar.update(1)
+        except SourceError as exc:
+            if report.frames == 0:
+                raise
+            report.error = f"{exc} ({report.frames} frames tracked before it are written)"
+    report.seconds = time.perf_counter() - start
+    if report.frames == 0 and report.error is None:
+        raise InputError(f"{plan.source}: no frames could be read")
+    return report
+
+
+def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -> int:
+    """The ``track`` command over all inputs; returns the exit code (0, or 2 when any input
+    failed: the others are still tracked)."""
+    try:
+        sources = expand_inputs(args.inputs)
+        mapping = load_boxes_json(args.boxes_json) if args.boxes_json else None
+        plans = plan_outputs(args, sources, mapping)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if display is None:
+        missing = [p.source for p in plans if not p.boxes]
+        if missing and len(plans) == 1:
+            raise InputError("no --box given and no display to draw one on; pass --box X,Y,W,H "
+                             "(0-based pixels) or --boxes-json")
+    tracker: SiamFCMultiTracker = build_tracker()
+    select = None
+    if display is not None:
+        def select(frame: np.ndarray) -> list:
+            box = display.select_box(frame, "draw the target")
+            return [box] if box else []
+    overall = progress(len(plans), "inputs", enabled=len(plans) > 1 and not args.quiet, unit="input",
+                       position=0)
+    per_file = progress(None, "", enabled=not args.quiet, position=1 if len(plans) > 1 else 0)
+    failures = 0
+    try:
+        for plan in plans:
+            per_file.set_description(plan.name)
+            try:
+                report = track_input(plan, tracker, display, per_file, select)
+            except (InputError, SourceError, OSError, ValueError) as exc:
+                failures += 1
+                say(f"siamfc: error: {exc}" + (" (input skipped)" if len(plans) > 1 else ""),
+                    force=True)
+                overall.update(1)
+                continue
+            if report.error:
+                failures += 1
+                say(f"siamfc: error: {report.error}", force=True)
+            outputs = [str(p) for p, _ in plan.box_files] + [str(p) for p in (plan.video, plan.frames_dir) if p]
+            say(f"{plan.source}: {report.frames} frames in {report.seconds:.1f} s "
+                f"({report.frames / max(report.seconds, 1e-9):.1f} fps)"
+                + (f" -> {', '.join(outputs)}" if outputs else ""))
+            overall.update(1)
+    finally:
+        per_file.close()
+        overall.close()
+        if display is not None:
+            display.close()
+    if len(plans) > 1:
+        say(f"{len(plans) - failures} of {len(plans)} inputs tracked"
+            + (f", {failures} failed (see above)" if failures else ""), force=bool(failures))
+    return 2 if failures else 0
