@@ -41,8 +41,10 @@ def has_display() -> bool:
 
 
 def _build_tracker(args: argparse.Namespace):
+    from .config import TrackerConfig
     from .siamfc import SiamFCTracker
-    return SiamFCTracker.from_pretrained(args.weights, device=args.device, config=args.preset)
+    config = TrackerConfig.preset(args.preset, **parse_settings(getattr(args, "set", None) or []))
+    return SiamFCTracker.from_pretrained(args.weights, device=args.device, config=config)
 
 
 # -- track / webcam ---------------------------------------------------------------------------
@@ -54,12 +56,35 @@ def _display(args: argparse.Namespace):
     return CvDisplay()
 
 
+def parse_settings(items: Sequence[str]) -> dict:
+    """``["num_scales=5", "redetect=true"]`` -> ``{"num_scales": 5, "redetect": True}``
+    (values parsed as int, float or boolean; the config validates names and ranges)."""
+    out: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set takes KEY=VALUE, got {item!r}")
+        low = text.strip().lower()
+        if low in ("true", "false"):
+            value: object = low == "true"
+        else:
+            try:
+                value = int(low)
+            except ValueError:
+                try:
+                    value = float(low)
+                except ValueError:
+                    raise UserError(f"--set {key}: {text!r} is not a number or true/false") from None
+        out[key.strip()] = value
+    return out
+
+
 def _multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
     from .config import TrackerConfig
     from .siamfc import SiamFCMultiTracker
     config = TrackerConfig.preset(args.preset)
-    changes = {}
-    if redetect is not None:
+    changes = parse_settings(getattr(args, "set", None) or [])
+    if redetect is not None and "redetect" not in changes:
         changes["redetect"] = redetect
     if getattr(args, "lost_threshold", None) is not None:
         changes["lost_threshold"] = args.lost_threshold
@@ -296,6 +321,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- soak -------------------------------------------------------------------------------------
+def cmd_soak(args: argparse.Namespace) -> int:
+    from .soak import run_soak
+
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise UserError(f"--size must be WIDTHxHEIGHT, got {args.size!r}") from None
+    if args.frames < 1 or w < 16 or h < 16:
+        raise UserError("--frames must be >= 1 and --size at least 16x16")
+    tracker = _multi_tracker(args, redetect=args.redetect)
+    bar = _progress(args.frames, "soak", enabled=not args.quiet)
+    done = [0]
+
+    def progress(i: int) -> None:
+        bar.update(i - done[0])
+        done[0] = i
+
+    try:
+        report = run_soak(tracker, args.frames, (w, h), on_progress=progress)
+    finally:
+        bar.close()
+    print(f"soak: {report.frames} frames of a {w}x{h} generated clip on {tracker.device}, "
+          f"redetect={tracker.cfg.redetect}, {report.lost_frames} lost target-frames")
+    print("| | after warm-up | end | change |\n|---|---|---|---|")
+    print(f"| RSS MiB | {report.rss_start:.1f} | {report.rss_end:.1f} | {report.rss_growth:+.1f} |")
+    print(f"| update ms (median of 200) | {report.ms_start:.2f} | {report.ms_end:.2f} | "
+          f"{report.ms_end - report.ms_start:+.2f} |")
+    return EXIT_OK
+
+
 # -- eval -------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
     from .datasets import read_dataset
@@ -363,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
         p.add_argument("--weights", default=None, help="weights file (default: weights/siamfc_alexnet.pth)")
         p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a TrackerConfig field, e.g. --set window_influence=0.2 "
+                            "(repeatable)")
         p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     def output_options(p: argparse.ArgumentParser) -> None:
@@ -425,6 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nano-backbone", help="OpenCV NanoTrack backbone ONNX")
     p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("soak", help="track a looping generated clip for many frames; report "
+                                    "memory and time at start and end")
+    p.add_argument("--frames", type=int, default=100_000)
+    p.add_argument("--size", default="160x120", help="frame size WIDTHxHEIGHT")
+    p.add_argument("--redetect", action=argparse.BooleanOptionalAction, default=True)
+    model_options(p)
+    p.set_defaults(func=cmd_soak)
 
     p = sub.add_parser("eval", help="evaluate trackers on OTB-style sequences")
     p.add_argument("root", help="benchmark folder")

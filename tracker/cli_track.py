@@ -189,8 +189,8 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
 
 
 def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -> int:
-    """The ``track`` command over all inputs; returns the exit code (0, or 2 when any input
-    failed: the others are still tracked)."""
+    """The ``track`` command over all inputs; returns the exit code: 0, 2 when an input was bad
+    (the others are still tracked), 1 when an output could not be written."""
     try:
         sources = expand_inputs(args.inputs)
         mapping = load_boxes_json(args.boxes_json) if args.boxes_json else None
@@ -211,16 +211,23 @@ def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -
     overall = progress(len(plans), "inputs", enabled=len(plans) > 1 and not args.quiet, unit="input",
                        position=0)
     per_file = progress(None, "", enabled=not args.quiet, position=1 if len(plans) > 1 else 0)
-    failures = 0
+    failures = write_failures = 0
     try:
         for plan in plans:
             per_file.set_description(plan.name)
             try:
                 report = track_input(plan, tracker, display, per_file, select)
-            except (InputError, SourceError, OSError, ValueError) as exc:
+            except (InputError, SourceError, ValueError) as exc:
                 failures += 1
                 say(f"siamfc: error: {exc}" + (" (input skipped)" if len(plans) > 1 else ""),
                     force=True)
+                overall.update(1)
+                continue
+            except OSError as exc:     # an output could not be written: a runtime failure
+                failures += 1
+                write_failures += 1
+                outputs = [str(p) for p, _ in plan.box_files] + [str(p) for p in (plan.video, plan.frames_dir) if p]
+                say(f"siamfc: failed: {plan.source}: writing {', '.join(outputs)}: {exc}", force=True)
                 overall.update(1)
                 continue
             if report.error:
@@ -239,4 +246,4 @@ def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -
     if len(plans) > 1:
         say(f"{len(plans) - failures} of {len(plans)} inputs tracked"
             + (f", {failures} failed (see above)" if failures else ""), force=bool(failures))
-    return 2 if failures else 0
+    return 1 if write_failures else 2 if failures else 0

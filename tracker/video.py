@@ -85,6 +85,7 @@ class FrameSource:
                 yield frame
             return
         assert self._cap is not None
+        expected = len(self)
         index = 0
         while True:
             ok, frame = self._cap.read()
@@ -92,6 +93,11 @@ class FrameSource:
                 if self.is_camera:
                     raise SourceError(f"camera {self.source} stopped delivering frames "
                                       f"after frame {index}", frame_index=index)
+                # container frame counts can be a little off; far fewer frames means damage
+                if expected and index < expected - max(2, expected // 100):
+                    raise SourceError(f"{self.source}: no frame could be decoded after frame "
+                                      f"{index - 1} of the {expected} the file announces; it "
+                                      "may be truncated or corrupt", frame_index=index)
                 return
             yield frame
             index += 1
