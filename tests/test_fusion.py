@@ -1,4 +1,5 @@
 """The optimised inference path equals the reference one (tolerances stated)."""
+import numpy as np
 import pytest
 import torch
 
@@ -38,3 +39,30 @@ def test_fold_leaves_original_untouched():
     fold_batchnorm(net)
     for k, v in net.state_dict().items():
         torch.testing.assert_close(v, before[k])
+
+
+def test_low_precision_tracker_follows_the_fp32_one(device, small_clip):
+    """bf16 (CPU) / fp16 (CUDA) backbone: response maps (fp32 cross-correlation of the
+    low-precision features) within 5% of their range of the fp32 ones, and boxes overlapping
+    the fp32 tracker's (IoU >= 0.8 on every frame)."""
+    from tracker.geometry import iou_ltwh
+    from tracker.siamfc import DTYPES, SiamFCTracker
+    dtype = "fp16" if device == "cuda" else "bf16"
+    ref = SiamFCTracker.from_pretrained(device=device)
+    low = SiamFCTracker.from_pretrained(device=device, dtype=dtype)
+    z = torch.rand(2, 3, 127, 127, device=device) * 255
+    x = torch.rand(2, 3, 255, 255, device=device) * 255
+    with torch.no_grad():
+        r32 = ref._multi.model(z, x)
+        net = low._multi.model
+        r16 = net.head(net.features(z.to(DTYPES[dtype])).float(), net.features(x.to(DTYPES[dtype])).float())
+    assert (r32 - r16).abs().max().item() <= 0.05 * (r32.max() - r32.min()).item()
+    boxes = [np.array([r.box for r in t.track(small_clip.frames, small_clip.boxes[0])]) for t in (ref, low)]
+    assert iou_ltwh(boxes[0], boxes[1]).min() >= 0.8
+
+
+@pytest.mark.parametrize("dtype,device", [("fp16", "cpu"), ("int8", "cpu")])
+def test_bad_dtype(dtype, device):
+    from tracker.siamfc import SiamFCTracker
+    with pytest.raises(ValueError, match="dtype|fp16"):
+        SiamFCTracker.from_pretrained(device=device, dtype=dtype)

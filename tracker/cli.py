@@ -44,7 +44,8 @@ def _build_tracker(args: argparse.Namespace):
     from .config import TrackerConfig
     from .siamfc import SiamFCTracker
     config = TrackerConfig.preset(args.preset, **parse_settings(getattr(args, "set", None) or []))
-    return SiamFCTracker.from_pretrained(args.weights, device=args.device, config=config)
+    return SiamFCTracker.from_pretrained(args.weights, device=args.device, config=config,
+                                         dtype=args.dtype)
 
 
 # -- track / webcam ---------------------------------------------------------------------------
@@ -90,7 +91,8 @@ def _multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
         changes["lost_threshold"] = args.lost_threshold
         changes["recover_threshold"] = max(config.recover_threshold, args.lost_threshold)
     return SiamFCMultiTracker.from_pretrained(args.weights, device=args.device,
-                                              config=config.replace(**changes) if changes else config)
+                                              config=config.replace(**changes) if changes else config,
+                                              dtype=args.dtype)
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -291,7 +293,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         model = SiamNet()
         init_weights(model)
         weights_note = "random (no weights file; speed does not depend on the weights)"
-    tracker = SiamFCMultiTracker(model.eval(), TrackerConfig.preset(args.preset), device=device)
+    tracker = SiamFCMultiTracker(model.eval(), TrackerConfig.preset(args.preset), device=device,
+                                 dtype=args.dtype)
     results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
                             name=f"siamfc ({args.preset})")]
     if args.targets > 1:
@@ -382,7 +385,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     device = str(resolve_device(args.device))
     onnx = {k: v for k, v in (("nano_backbone", args.nano_backbone), ("nano_head", args.nano_head),
                               ("vit_model", args.vit_model)) if v}
-    specs = [TrackerSpec(n, args.weights, device, onnx) for n in names]
+    specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype) for n in names]
     experiment = Experiment(sequences, args.results_dir, args.report_dir)
     bar = _progress(len(specs) * len(sequences), "eval", enabled=not args.quiet, unit="seq")
     failures = []
@@ -423,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a TrackerConfig field, e.g. --set window_influence=0.2 "
                             "(repeatable)")
         p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+        p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
+                       help="network precision (bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA)")
 
     def output_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--box", action="append", default=[],
@@ -481,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     p.add_argument("--weights", default=None)
     p.add_argument("--no-opencv", action="store_true", help="skip OpenCV's trackers")
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="network precision (bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA)")
+
     p.add_argument("--nano-backbone", help="OpenCV NanoTrack backbone ONNX")
     p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
     p.set_defaults(func=cmd_bench)
@@ -509,6 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vit-model", help="OpenCV VitTrack ONNX")
     p.add_argument("--device", default="auto")
     p.add_argument("--weights", default=None)
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="network precision (bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)
 

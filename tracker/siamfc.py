@@ -61,6 +61,18 @@ def _load_network(path: str | os.PathLike | None, backbone: str, pretrained: boo
     return model.eval()
 
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``fp32`` | ``bf16`` | ``fp16`` -> torch dtype; fp16 needs CUDA."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    if dtype == "fp16" and device.type != "cuda":
+        raise ValueError("fp16 inference needs a CUDA device; use bf16 or fp32 on the CPU")
+    return DTYPES[dtype]
+
+
 def _as_config(config: TrackerConfig | str | None) -> TrackerConfig | None:
     return TrackerConfig.preset(config) if isinstance(config, str) else config
 
@@ -69,11 +81,15 @@ class SiamFCMultiTracker:
     """Tracks N targets with one batched backbone pass per frame."""
 
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
-                 device: str | torch.device = "auto") -> None:
+                 device: str | torch.device = "auto", dtype: str = "fp32") -> None:
         self.cfg = config if config is not None else TrackerConfig()
         self.device = resolve_device(device)
+        # backbone precision: fp32, or bf16 / fp16 weights and crops; the cross-correlation
+        # and everything after it stay fp32 (a bf16 response map cannot place the peak)
+        self.dtype = _resolve_dtype(dtype, self.device)
         # inference only: BatchNorm folded into the convolutions, NHWC memory layout
         self.model = fold_batchnorm(model).to(self.device).to(memory_format=torch.channels_last)
+        self.model.backbone.to(self.dtype)
         for p in self.model.parameters():
             p.requires_grad_(False)
         cfg = self.cfg
@@ -90,13 +106,14 @@ class SiamFCMultiTracker:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str = "alexnet",
-                        pretrained: bool = True) -> "SiamFCMultiTracker":
+                        pretrained: bool = True, dtype: str = "fp32") -> "SiamFCMultiTracker":
         """Load weights (default: ``weights/siamfc_alexnet.pth``) into a tracker.
 
-        ``config`` is a ``TrackerConfig`` or a preset name. ``pretrained=False`` gives random
+        ``config`` is a ``TrackerConfig`` or a preset name; ``dtype`` the network precision
+        (``fp32``, ``bf16``, or ``fp16`` on CUDA). ``pretrained=False`` gives random
         weights: for tests only, never a silent fallback.
         """
-        return cls(_load_network(path, backbone, pretrained), _as_config(config), device)
+        return cls(_load_network(path, backbone, pretrained), _as_config(config), device, dtype)
 
     def _clear(self) -> None:
         self.ids: list[int] = []
@@ -160,7 +177,7 @@ class SiamFCMultiTracker:
         z_sz = context_size(size[:, 0], size[:, 1], cfg.context)
         img = frame_to_tensor(frame, self.device)
         z = crop_batch(img, torch.from_numpy(center), torch.from_numpy(z_sz), cfg.exemplar_size)
-        feat = self.model.features(z.contiguous(memory_format=torch.channels_last))
+        feat = self.model.features(z.to(self.dtype).contiguous(memory_format=torch.channels_last)).float()
         self._z_feat = feat if self._z_feat is None else torch.cat([self._z_feat, feat])
         self._center = np.concatenate([self._center, center])
         self._size = np.concatenate([self._size, size])
@@ -218,11 +235,11 @@ class SiamFCMultiTracker:
             sizes = (x_sz[:, None] * self.scales[None, :]).reshape(-1)                   # (n*S,)
             centers = np.repeat(self._center[idx], s, axis=0)                             # (n*S, 2)
             x = crop_batch(img, torch.from_numpy(centers), torch.from_numpy(sizes),
-                           cfg.instance_size).contiguous(memory_format=torch.channels_last)
+                           cfg.instance_size).to(self.dtype).contiguous(memory_format=torch.channels_last)
 
         # 2. features and cross-correlation with each target's exemplar
         with timer.stage("backbone"):
-            feat = self.model.features(x)
+            feat = self.model.features(x).float()
         with timer.stage("xcorr"):
             resp = self.model.head(z_feat, feat)                                         # (n*S,1,17,17)
 
@@ -299,8 +316,8 @@ class SiamFCMultiTracker:
         side = self._wide_side(i)
         with self.timer.stage("redetect"):
             x = crop_batch(img, torch.from_numpy(centre[None]), torch.tensor([side], dtype=torch.float64),
-                           cfg.wide_size).contiguous(memory_format=torch.channels_last)
-            resp = self.model.head(self._z_feat[i:i + 1], self.model.features(x))[0, 0].float()
+                           cfg.wide_size).to(self.dtype).contiguous(memory_format=torch.channels_last)
+            resp = self.model.head(self._z_feat[i:i + 1], self.model.features(x).float())[0, 0]
             flat = int(torch.argmax(resp))
             score = float(torch.sigmoid(resp.reshape(-1)[flat]))
         if score >= cfg.recover_threshold:
@@ -322,15 +339,15 @@ class SiamFCTracker:
     """
 
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
-                 device: str | torch.device = "auto") -> None:
-        self._multi = SiamFCMultiTracker(model, config, device)
+                 device: str | torch.device = "auto", dtype: str = "fp32") -> None:
+        self._multi = SiamFCMultiTracker(model, config, device, dtype)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str = "alexnet",
-                        pretrained: bool = True) -> "SiamFCTracker":
+                        pretrained: bool = True, dtype: str = "fp32") -> "SiamFCTracker":
         """See ``SiamFCMultiTracker.from_pretrained``."""
-        return cls(_load_network(path, backbone, pretrained), _as_config(config), device)
+        return cls(_load_network(path, backbone, pretrained), _as_config(config), device, dtype)
 
     @property
     def config(self) -> TrackerConfig:

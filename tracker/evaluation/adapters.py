@@ -30,6 +30,7 @@ class TrackerSpec:
     weights: str | None = None
     device: str = "cpu"
     onnx: dict[str, str] = field(default_factory=dict)
+    dtype: str = "fp32"
 
 
 class SiamFCAdapter:
@@ -39,7 +40,8 @@ class SiamFCAdapter:
         name, redetect = spec.name.removesuffix("-redetect"), spec.name.endswith("-redetect")
         config = TrackerConfig.preset("siamfc-3s" if name == "siamfc" else name, redetect=redetect)
         self.name = spec.name
-        self._tracker = SiamFCTracker.from_pretrained(spec.weights, device=spec.device, config=config)
+        self._tracker = SiamFCTracker.from_pretrained(spec.weights, device=spec.device, config=config,
+                                                      dtype=spec.dtype)
 
     def init(self, frame: np.ndarray, box: np.ndarray) -> None:
         self._tracker.init(frame, box)
