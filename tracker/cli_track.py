@@ -141,9 +141,23 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
     valid with the frames done so far; they are returned in the report, not raised."""
     report = InputReport()
     start = time.perf_counter()
+    if not plan.boxes and select_boxes is None:
+        raise InputError(f"{plan.source}: no initial box (pass --box or --boxes-json, or draw "
+                         "one on the first frame with a display)")
     with ExitStack() as stack:
         source = stack.enter_context(FrameSource(plan.source))
-        reader = stack.enter_context(BackgroundReader(source, prefetch=8, name=plan.source))
+        frames = iter(stack.enter_context(BackgroundReader(source, prefetch=8, name=plan.source)))
+        # the first frame and its boxes are checked before any output file is created
+        first = next(frames, None)
+        if first is None:
+            raise InputError(f"{plan.source}: no frames could be read")
+        boxes = plan.boxes or select_boxes(first[1])
+        if not boxes:
+            raise InputError(f"{plan.source}: no box drawn on the first frame")
+        try:
+            ids = tracker.init(first[1], np.asarray(boxes, dtype=np.float64))
+        except ValueError as exc:
+            raise InputError(f"{plan.source}: frame 0: {exc}") from None
         writers = [stack.enter_context(open_box_writer(p, f, plan.source, source.fps))
                    for p, f in plan.box_files]
         sink = None
@@ -152,19 +166,11 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
         elif plan.frames_dir is not None:
             sink = stack.enter_context(ImageFolderSink(plan.frames_dir))
         bar.reset(total=len(source) or None)
+        results = [TrackResult(tuple(map(float, b)), 1.0, 1.0, i) for b, i in zip(boxes, ids)]
+        index, frame = first
         try:
-            for index, frame in reader:
-                if index == 0:
-                    boxes = plan.boxes or (select_boxes(frame) if select_boxes else [])
-                    if not boxes:
-                        raise InputError(f"{plan.source}: no initial box (pass --box or "
-                                         "--boxes-json, or draw one on the first frame)")
-                    try:
-                        ids = tracker.init(frame, np.asarray(boxes, dtype=np.float64))
-                    except ValueError as exc:
-                        raise InputError(f"{plan.source}: frame 0: {exc}") from None
-                    results = [TrackResult(tuple(map(float, b)), 1.0, 1.0, i) for b, i in zip(boxes, ids)]
-                else:
+            while True:
+                if index > 0:
                     results = tracker.update(frame)
                 for writer in writers:
                     writer.write(index, results)
@@ -178,13 +184,13 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
                             raise KeyboardInterrupt
                 report.frames = index + 1
                 bar.update(1)
+                nxt = next(frames, None)
+                if nxt is None:
+                    break
+                index, frame = nxt
         except SourceError as exc:
-            if report.frames == 0:
-                raise
             report.error = f"{exc} ({report.frames} frames tracked before it are written)"
     report.seconds = time.perf_counter() - start
-    if report.frames == 0 and report.error is None:
-        raise InputError(f"{plan.source}: no frames could be read")
     return report
 
 
