@@ -81,9 +81,9 @@ def test_reader_and_pair_sampler(tmp_path):
             assert not (sz == 2 and (fz == 0 or fx == 0))   # the broken line is never used
     assert 40 < negatives < 140
     z, x, labels = ds[0]
-    assert z.shape == (3, 127, 127) and x.shape == (3, 239, 239) and labels.shape == (1, 15, 15)
-    wide = PairDataset(seqs, 10, PairConfig(instance_size=255), seed=1)
-    assert wide[0][1].shape == (3, 255, 255) and wide[0][2].shape == (1, 17, 17)
+    assert z.shape == (3, 127, 127) and x.shape == (3, 255, 255) and labels.shape == (1, 17, 17)
+    central = PairDataset(seqs, 10, PairConfig(instance_size=239), seed=1)
+    assert central[0][1].shape == (3, 239, 239) and central[0][2].shape == (1, 15, 15)
 
 
 @pytest.mark.parametrize("jitter", [0.0, 0.2, 0.6])

@@ -209,7 +209,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         validate = make_validator(args.val, names, device=str(device))
     cfg = TrainConfig(epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
                       batch_size=args.batch_size, loss=args.loss, backbone=args.backbone,
-                      workers=args.workers, seed=args.seed, amp=args.amp, pairs=PairConfig())
+                      workers=args.workers, seed=args.seed, amp=args.amp,
+                      pairs=PairConfig(instance_size=args.search_size))
     trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,
                       validate=validate, validate_every=args.val_every)
     if args.resume and trainer.resume():
@@ -527,10 +528,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training root (repeatable): GOT-10k-style, LaSOT, ILSVRC2015-VID or OTB layout")
     p.add_argument("--data-weights", help="comma-separated sampling weight per --data root")
     p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--pairs-per-epoch", type=int, default=3200)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--loss", default="logistic", choices=["logistic", "triplet"])
+    p.add_argument("--search-size", type=int, default=255, choices=[239, 255],
+                   help="search crop side: 255 (what the tracker uses) or the paper's central 239")
     p.add_argument("--backbone", default="alexnet")
     p.add_argument("--workers", type=int, default=1, help="data loader processes")
     p.add_argument("--seed", type=int, default=0)

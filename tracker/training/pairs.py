@@ -1,11 +1,10 @@
 """Training pairs: exemplar and search crops from two frames of a track, with augmentation.
 
-Each sample is (z (3, 127, 127) float32, x (3, 239, 239) float32, labels (1, 15, 15) float32),
-pixels BGR in [0, 255] as the tracker feeds them. As in the SiamFC paper the search crop is the
-central 239 px of the 255 px region the tracker uses (same pixel scale), which gives a 15x15
-response and cuts training compute by about 12%; the network is fully convolutional, so the
-tracker still searches 255 px (17x17) at inference. The label disc is centred where the target
-really lies in the search crop (shifts are known), radius 16 px.
+Each sample is (z (3, 127, 127) float32, x (3, 255, 255) float32, labels (1, 17, 17) float32),
+pixels BGR in [0, 255] as the tracker feeds them: the search crop the tracker uses. (The paper
+trains on the central 239 px, 15x15 response; ``instance_size=239`` does that, about 12% less
+compute, but scored lower on otb-dev here; see weights/README.md.) The label disc is centred
+where the target really lies in the search crop (shifts are known), radius 16 px.
 """
 from __future__ import annotations
 
@@ -22,6 +21,7 @@ from .losses import label_map
 from .sequences import TrainSequence
 
 
+_CHANNEL_MEAN = np.full((1, 3), 1 / 3, np.float32)
 MAX_READ_TRIES = 20   # unreadable pairs in a row before giving up
 
 
@@ -30,7 +30,7 @@ class PairConfig:
     """Pair sampling and augmentation settings (sizes in px of the resized crops)."""
 
     exemplar_size: int = 127
-    instance_size: int = 239     # the central 239 px of the tracker's 255 px search region
+    instance_size: int = 255     # 239: the paper's central crop of the 255 px region
     total_stride: int = 8
     context: float = 0.5
     max_gap: int = 100           # original frames between exemplar and search
@@ -176,7 +176,7 @@ class PairDataset(Dataset):
         brightness = rng.uniform(-a, a) * 64
         contrast = 1 + rng.uniform(-a, a)
         saturation = 1 + rng.uniform(-a, a)
-        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[..., None]
+        gray = cv2.transform(img, _CHANNEL_MEAN)[..., None]   # mean of B, G, R per pixel
         img -= gray                      # saturation: scale the distance from grey
         img *= saturation
         img += gray

@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Optimisation settings (SiamFC: SGD, momentum 0.9, wd 5e-4, lr 1e-2 -> 1e-5)."""
 
-    epochs: int = 30
+    epochs: int = 20
     pairs_per_epoch: int = 3200
-    batch_size: int = 8           # the paper's mini-batch
+    batch_size: int = 16
     lr_start: float = 1e-2
     lr_end: float = 1e-5
     momentum: float = 0.9
