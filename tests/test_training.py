@@ -80,8 +80,9 @@ def test_reader_and_pair_sampler(tmp_path):
             assert sx == sz and abs(seqs[sz].indices[fz] - seqs[sx].indices[fx]) <= 60
             assert not (sz == 2 and (fz == 0 or fx == 0))   # the broken line is never used
     assert 40 < negatives < 140
-    z, x, labels = ds[0]
+    z, x, labels, skipped = ds[0]
     assert z.shape == (3, 127, 127) and x.shape == (3, 255, 255) and labels.shape == (1, 17, 17)
+    assert int(skipped) == 0
     central = PairDataset(seqs, 10, PairConfig(instance_size=239), seed=1)
     assert central[0][1].shape == (3, 239, 239) and central[0][2].shape == (1, 15, 15)
 
