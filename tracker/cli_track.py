@@ -40,6 +40,11 @@ class InputPlan:
     video: Path | None = None
     frames_dir: Path | None = None
 
+    @property
+    def outputs(self) -> list[str]:
+        """Every output path of this input."""
+        return [str(p) for p, _ in self.box_files] + [str(p) for p in (self.video, self.frames_dir) if p]
+
 
 def expand_inputs(items: list[str]) -> list[str]:
     """Files, folders, cameras and URLs as given; glob patterns expanded (sorted)."""
@@ -232,14 +237,13 @@ def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -
             except OSError as exc:     # an output could not be written: a runtime failure
                 failures += 1
                 write_failures += 1
-                outputs = [str(p) for p, _ in plan.box_files] + [str(p) for p in (plan.video, plan.frames_dir) if p]
-                say(f"siamfc: failed: {plan.source}: writing {', '.join(outputs)}: {exc}", force=True)
+                say(f"siamfc: failed: {plan.source}: writing {', '.join(plan.outputs)}: {exc}", force=True)
                 overall.update(1)
                 continue
             if report.error:
                 failures += 1
                 say(f"siamfc: error: {report.error}", force=True)
-            outputs = [str(p) for p, _ in plan.box_files] + [str(p) for p in (plan.video, plan.frames_dir) if p]
+            outputs = plan.outputs
             say(f"{plan.source}: {report.frames} frames in {report.seconds:.1f} s "
                 f"({report.frames / max(report.seconds, 1e-9):.1f} fps)"
                 + (f" -> {', '.join(outputs)}" if outputs else ""))
