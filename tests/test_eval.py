@@ -35,7 +35,7 @@ def test_eval_end_to_end(tmp_path, otb_root, random_weights, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "| Synth0 |" in out and "**overall**" in out
-    for tracker in ("siamfc", "opencv-mil"):
+    for tracker in ("siamfc@random", "opencv-mil"):
         boxes = np.loadtxt(results / tracker / "Synth1.txt", delimiter=",")
         assert boxes.shape == (6, 4)
         assert (results / tracker / "times" / "Synth1_time.txt").is_file()
@@ -44,11 +44,11 @@ def test_eval_end_to_end(tmp_path, otb_root, random_weights, capsys):
         assert set(perf[tracker]["seq_wise"]) == {"Synth0", "Synth1"}
         assert len(perf[tracker]["overall"]["success_curve"]) == 21
     assert (reports / "report.md").is_file()
-    first = (results / "siamfc" / "Synth0.txt").read_text()
+    first = (results / "siamfc@random" / "Synth0.txt").read_text()
     # a re-run reuses stored results; --overwrite recomputes them identically (deterministic)
     assert main(args) == 0
     assert main(args + ["--overwrite"]) == 0
-    assert (results / "siamfc" / "Synth0.txt").read_text() == first
+    assert (results / "siamfc@random" / "Synth0.txt").read_text() == first
 
 
 def test_eval_dropped_in_results_are_scored(tmp_path, otb_root):
@@ -79,7 +79,7 @@ def test_eval_bad_sequence_reported_others_run(tmp_path, otb_root, random_weight
     assert code == 1
     err = capsys.readouterr().err
     assert "0003.jpg" in err and "Broken" in err
-    assert (tmp_path / "r" / "siamfc" / "Synth0.txt").is_file()
+    assert (tmp_path / "r" / "siamfc@random" / "Synth0.txt").is_file()
 
 
 def test_eval_parallel_workers_match_serial(tmp_path, otb_root, random_weights):
@@ -90,11 +90,25 @@ def test_eval_parallel_workers_match_serial(tmp_path, otb_root, random_weights):
     assert main(["eval", str(otb_root), "--results-dir", str(tmp_path / "b"), "--report-dir",
                  str(tmp_path / "rb"), "--workers", "2", *common]) == 0
     for s in ("Synth0", "Synth1"):
-        np.testing.assert_allclose(np.loadtxt(tmp_path / "a" / "siamfc" / f"{s}.txt", delimiter=","),
-                                   np.loadtxt(tmp_path / "b" / "siamfc" / f"{s}.txt", delimiter=","),
+        np.testing.assert_allclose(np.loadtxt(tmp_path / "a" / "siamfc@random" / f"{s}.txt", delimiter=","),
+                                   np.loadtxt(tmp_path / "b" / "siamfc@random" / f"{s}.txt", delimiter=","),
                                    atol=0.01)
 
 
 def test_eval_unknown_tracker_exit_2(otb_root, capsys):
     assert main(["eval", str(otb_root), "--trackers", "goturn"]) == 2
     assert "goturn" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec,label", [
+    (dict(name="siamfc"), "siamfc"),
+    (dict(name="siamfc", dtype="int8"), "siamfc-int8"),
+    (dict(name="siamfc-5s", weights="runs/a/epoch_018.pth"), "siamfc-5s@epoch_018"),
+    (dict(name="siamfc-lite", weights="x.pth", dtype="bf16"), "siamfc-lite-bf16"),
+    (dict(name="siamfc-lite", lite_weights="runs/h/e.pth"), "siamfc-lite@e"),
+    (dict(name="opencv-csrt", dtype="int8", weights="x.pth"), "opencv-csrt"),
+])
+def test_results_label_tells_variants_apart(spec, label):
+    """Results of another precision or weights file never reuse the default's folder."""
+    from tracker.evaluation.adapters import TrackerSpec
+    assert TrackerSpec(**spec).label == label

@@ -7,10 +7,10 @@ from tracker.fusion import fold_batchnorm
 from tracker.network import SiamNet, init_weights
 
 
-def trained_like_net(seed: int = 0) -> SiamNet:
+def trained_like_net(seed: int = 0, backbone: str = "alexnet") -> SiamNet:
     """Random weights with non-trivial BatchNorm statistics (as after training)."""
     torch.manual_seed(seed)
-    net = SiamNet()
+    net = SiamNet(backbone)
     init_weights(net)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
@@ -21,9 +21,10 @@ def trained_like_net(seed: int = 0) -> SiamNet:
     return net.eval()
 
 
+@pytest.mark.parametrize("backbone", ["alexnet", "alexnet_half", "mobile"])
 @pytest.mark.parametrize("size", [127, 255])
-def test_folded_backbone_matches(size, device):
-    net = trained_like_net().to(device)
+def test_folded_backbone_matches(size, backbone, device):
+    net = trained_like_net(backbone=backbone).to(device)
     folded = fold_batchnorm(net)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
     x = torch.rand(2, 3, size, size, device=device) * 255
@@ -61,8 +62,27 @@ def test_low_precision_tracker_follows_the_fp32_one(device, small_clip):
     assert iou_ltwh(boxes[0], boxes[1]).min() >= 0.8
 
 
-@pytest.mark.parametrize("dtype,device", [("fp16", "cpu"), ("int8", "cpu")])
+@pytest.mark.parametrize("dtype,device", [("fp16", "cpu"), ("int4", "cpu")])
 def test_bad_dtype(dtype, device):
     from tracker.siamfc import SiamFCTracker
     with pytest.raises(ValueError, match="dtype|fp16"):
         SiamFCTracker.from_pretrained(device=device, dtype=dtype)
+
+
+def test_int8_needs_cpu_and_calibration():
+    from tracker.siamfc import SiamFCTracker, _resolve_dtype
+    with pytest.raises(ValueError, match="CPU only"):
+        _resolve_dtype("int8", torch.device("cuda"))
+    with pytest.raises(ValueError, match="calibration"):
+        SiamFCTracker(trained_like_net(), device="cpu", dtype="int8")
+
+
+@pytest.mark.parametrize("n_in,n_out", [(17, 272), (15, 240), (5, 7), (17, 17)])
+def test_bicubic_matrix_equals_interpolate(n_in, n_out):
+    """Upsampling by two matrix products equals F.interpolate(bicubic) (float32: 1e-5 of range)."""
+    from tracker.siamfc import bicubic_matrix
+    r = torch.randn(6, 1, n_in, n_in)
+    ref = torch.nn.functional.interpolate(r, size=(n_out, n_out), mode="bicubic", align_corners=False)
+    a = bicubic_matrix(n_in, n_out)
+    got = a @ r[:, 0] @ a.t()
+    assert (got - ref[:, 0]).abs().max().item() <= 1e-5 * (ref.max() - ref.min()).item()

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from tracker.backbones import BACKBONES, build_backbone, register_backbone
-from tracker.heads import xcorr
+from tracker.heads import xcorr, xcorr_gram
 from tracker.network import SiamNet, init_weights
 
 
@@ -27,20 +27,39 @@ def test_response_shape(net, n, s):
     assert out.shape == (n * s, 1, 17, 17)
 
 
-@pytest.mark.parametrize("n,k", [(1, 1), (3, 1), (2, 3), (4, 5)])
-def test_batched_xcorr_equals_loop(n, k):
+@pytest.mark.parametrize("fn", [xcorr, xcorr_gram])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("n,k,hz,hx", [(1, 1, 6, 22), (3, 1, 6, 22), (2, 3, 6, 22), (4, 5, 6, 22),
+                                       (2, 3, 4, 9), (1, 3, 6, 31)])
+def test_batched_xcorr_equals_loop(fn, channels_last, n, k, hz, hx):
+    """Both implementations equal a plain per-pair convolution (float32: 1e-4)."""
     torch.manual_seed(1)
-    z = torch.randn(n, 8, 6, 6)
-    x = torch.randn(n * k, 8, 22, 22)
-    batched = xcorr(z, x)
+    z = torch.randn(n, 8, hz, hz)
+    x = torch.randn(n * k, 8, hx, hx + 2)        # non-square too
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    batched = fn(z, x)
+    assert batched.shape == (n * k, 1, hx - hz + 1, hx + 3 - hz)
     for i in range(n * k):
         ref = torch.nn.functional.conv2d(x[i:i + 1], z[i // k:i // k + 1])
         torch.testing.assert_close(batched[i:i + 1], ref, rtol=1e-4, atol=1e-4)
 
 
-def test_xcorr_rejects_mismatch():
+@pytest.mark.parametrize("fn", [xcorr, xcorr_gram])
+def test_xcorr_rejects_mismatch(fn):
     with pytest.raises(ValueError):
-        xcorr(torch.randn(2, 8, 6, 6), torch.randn(3, 8, 22, 22))
+        fn(torch.randn(2, 8, 6, 6), torch.randn(3, 8, 22, 22))
+
+
+def test_head_uses_the_conv_path_for_gradients():
+    from tracker.heads import XCorrHead
+    z = torch.randn(2, 8, 6, 6, requires_grad=True)
+    x = torch.randn(2, 8, 22, 22, requires_grad=True)
+    head = XCorrHead()
+    head(z, x).sum().backward()
+    assert z.grad is not None and x.grad is not None
+    with torch.no_grad():
+        torch.testing.assert_close(head(z, x), xcorr(z, x) * head.adjust, rtol=1e-4, atol=1e-6)
 
 
 def test_paper_layer_table(net):

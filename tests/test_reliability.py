@@ -71,6 +71,19 @@ def test_short_soak_memory_is_steady():
     assert report.rss_growth < 20, report.samples
 
 
+def test_soak_cli_writes_its_trace(tmp_path):
+    """`siamfc soak --trace` writes frame, RSS and time rows as it goes, then the summary."""
+    from tracker.cli import main
+    trace = tmp_path / "trace.csv"
+    assert main(["soak", "--frames", "100", "--size", "96x64", "--set", "num_scales=1",
+                 "--set", "exemplar_size=87", "--set", "instance_size=119", "--no-redetect",
+                 "--device", "cpu", "--trace", str(trace), "--quiet"]) == 0
+    rows = trace.read_text().splitlines()
+    assert rows[0] == "frame,rss_mib,median_ms" and len(rows) == 51
+    frame, rss, ms = (float(v) for v in rows[-1].split(","))
+    assert frame == 100 and rss > 0 and ms > 0
+
+
 def _track_clip(weights, seed):
     torch.set_num_threads(1)
     clip = make_clip(num_frames=8, size=(160, 120), seed=seed)

@@ -68,17 +68,19 @@ def test_device_resolution():
             resolve_device("cuda")
 
 
-SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "siamfc_alexnet.pth"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED = WEIGHTS_DIR / "siamfc_alexnet.pth"
 
 
-@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped weights in this checkout")
-def test_shipped_weights_checksum_matches_readme():
+@pytest.mark.parametrize("path", sorted(WEIGHTS_DIR.glob("*.pth")), ids=lambda p: p.name)
+def test_shipped_files_checksums_match_readme(path):
+    """Every file in weights/ (weights and int8 calibrations) has its sha256 in the README."""
     import hashlib
     import re
-    readme = (SHIPPED.parent / "README.md").read_text()
-    recorded = re.search(r"^\| `siamfc_alexnet\.pth`.*`([0-9a-f]{64})`", readme, re.M)
-    assert recorded, "weights/README.md must record the sha256 of siamfc_alexnet.pth"
-    assert hashlib.sha256(SHIPPED.read_bytes()).hexdigest() == recorded.group(1)
+    readme = (WEIGHTS_DIR / "README.md").read_text()
+    recorded = re.search(rf"^\| `{re.escape(path.name)}`.*`([0-9a-f]{{64}})`", readme, re.M)
+    assert recorded, f"weights/README.md must record the sha256 of {path.name}"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded.group(1)
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped weights in this checkout")

@@ -16,6 +16,8 @@ from typing import Sequence
 import numpy as np
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+DTYPE_HELP = ("backbone precision: fp32; bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA; int8 "
+              "on the CPU (needs <weights>.int8.pth from `siamfc quantize`)")
 
 
 class UserError(Exception):
@@ -40,12 +42,25 @@ def has_display() -> bool:
     return not (gui and "NONE" in gui[0].upper())
 
 
+def _weights(args: argparse.Namespace) -> tuple[Path, str | None]:
+    """(weights file, backbone or None to read it from the file) from --weights/--lite/--backbone."""
+    from .weights import LITE_BACKBONE, default_weights_path
+    if getattr(args, "lite", False):
+        if args.weights:
+            raise UserError("give --lite or --weights, not both")
+        return default_weights_path(LITE_BACKBONE), None
+    if args.weights:
+        return Path(args.weights), args.backbone
+    return default_weights_path(args.backbone or "alexnet"), args.backbone
+
+
 def _build_tracker(args: argparse.Namespace):
     from .config import TrackerConfig
     from .siamfc import SiamFCTracker
     config = TrackerConfig.preset(args.preset, **parse_settings(getattr(args, "set", None) or []))
-    return SiamFCTracker.from_pretrained(args.weights, device=args.device, config=config,
-                                         dtype=args.dtype)
+    weights, backbone = _weights(args)
+    return SiamFCTracker.from_pretrained(weights, device=args.device, config=config,
+                                         backbone=backbone, dtype=args.dtype)
 
 
 # -- track / webcam ---------------------------------------------------------------------------
@@ -90,9 +105,10 @@ def _multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
     if getattr(args, "lost_threshold", None) is not None:
         changes["lost_threshold"] = args.lost_threshold
         changes["recover_threshold"] = max(config.recover_threshold, args.lost_threshold)
-    return SiamFCMultiTracker.from_pretrained(args.weights, device=args.device,
+    weights, backbone = _weights(args)
+    return SiamFCMultiTracker.from_pretrained(weights, device=args.device,
                                               config=config.replace(**changes) if changes else config,
-                                              dtype=args.dtype)
+                                              backbone=backbone, dtype=args.dtype)
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -174,7 +190,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from .training.pairs import PairConfig
-    from .training.readers import read_training_roots
     from .training.trainer import TrainConfig, Trainer
     from .weights import resolve_device
 
@@ -194,14 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             weights = [float(w) for w in args.data_weights.split(",")]
         except ValueError:
             raise UserError(f"--data-weights must be numbers, got {args.data_weights!r}") from None
-    try:
-        sequences, seq_weights, problems = read_training_roots(args.data, weights)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from None
-    for problem in problems:
-        _say(args, f"skipped: {problem}")
-    if not sequences:
-        raise UserError("no usable training sequences in " + ", ".join(args.data))
+    sequences, seq_weights, problems = _read_sequences(args, weights)
     validate = None
     if args.val and rank == 0:
         from .training.validation import make_validator
@@ -252,7 +260,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .siamfc import SiamFCMultiTracker
     from .synthetic import make_clip
     from .video import FrameSource
-    from .weights import default_weights_path, load_model, resolve_device
+    from .weights import load_model, resolve_device
 
     device = resolve_device(args.device)
     if args.threads:
@@ -287,15 +295,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         boxes.append([rng.uniform(0, w - bw), rng.uniform(0, h - bh), bw, bh])
     boxes_arr = np.asarray(boxes, dtype=np.float64)
 
-    weights = args.weights or default_weights_path()
-    if Path(weights).is_file():
-        model, weights_note = load_model(weights), str(weights)
+    weights, backbone = _weights(args)
+    if weights.is_file():
+        model, weights_note = load_model(weights, backbone), str(weights)
     else:
-        model = SiamNet()
+        model = SiamNet(backbone or "alexnet")
         init_weights(model)
         weights_note = "random (no weights file; speed does not depend on the weights)"
+    calibration = None
+    if args.dtype == "int8":
+        from .quantize import calibration_path, load_calibration
+        calibration = load_calibration(calibration_path(weights))
     tracker = SiamFCMultiTracker(model.eval(), TrackerConfig.preset(args.preset), device=device,
-                                 dtype=args.dtype)
+                                 dtype=args.dtype, calibration=calibration)
     results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
                             name=f"siamfc ({args.preset})")]
     if args.targets > 1:
@@ -337,22 +349,79 @@ def cmd_soak(args: argparse.Namespace) -> int:
         raise UserError("--frames must be >= 1 and --size at least 16x16")
     tracker = _multi_tracker(args, redetect=args.redetect)
     bar = _progress(args.frames, "soak", enabled=not args.quiet)
+    trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
     done = [0]
 
-    def progress(i: int) -> None:
+    def progress(i: int, rss: float, ms: float) -> None:
         bar.update(i - done[0])
+        bar.set_postfix_str(f"RSS {rss:.1f} MiB, {ms:.2f} ms/frame")
         done[0] = i
+        if trace is not None:   # written as it goes: a stopped run keeps its figures
+            trace.write(f"{i},{rss:.2f},{ms:.3f}\n")
+            trace.flush()
 
     try:
+        if trace is not None:
+            trace.write("frame,rss_mib,median_ms\n")
         report = run_soak(tracker, args.frames, (w, h), on_progress=progress)
     finally:
         bar.close()
+        if trace is not None:
+            trace.close()
     print(f"soak: {report.frames} frames of a {w}x{h} generated clip on {tracker.device}, "
           f"redetect={tracker.cfg.redetect}, {report.lost_frames} lost target-frames")
     print("| | after warm-up | end | change |\n|---|---|---|---|")
     print(f"| RSS MiB | {report.rss_start:.1f} | {report.rss_end:.1f} | {report.rss_growth:+.1f} |")
     print(f"| update ms (median of 200) | {report.ms_start:.2f} | {report.ms_end:.2f} | "
           f"{report.ms_end - report.ms_start:+.2f} |")
+    return EXIT_OK
+
+
+def _read_sequences(args: argparse.Namespace, weights: list[float] | None = None):
+    """``--data`` roots -> (sequences, per-sequence weights, problems); problems are reported,
+    no usable sequence at all is a ``UserError``."""
+    from .training.readers import read_training_roots
+    try:
+        sequences, seq_weights, problems = read_training_roots(args.data, weights)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    for problem in problems:
+        _say(args, f"skipped: {problem}")
+    if not sequences:
+        raise UserError("no usable training sequences in " + ", ".join(args.data))
+    return sequences, seq_weights, problems
+
+
+# -- quantize ---------------------------------------------------------------------------------
+def cmd_quantize(args: argparse.Namespace) -> int:
+    import torch
+
+    from .fusion import fold_batchnorm
+    from .quantize import calibrate, calibration_crops, calibration_path, int8_available
+    from .weights import load_model
+
+    if not int8_available():
+        raise UserError("this torch build has no x86 quantized engine; int8 is not available")
+    weights, backbone = _weights(args)
+    model = fold_batchnorm(load_model(weights, backbone))
+    sequences, _, _ = _read_sequences(args)
+    out = Path(args.out) if args.out else calibration_path(weights)
+    bar = _progress(2 * -(-min(args.frames, sum(int(s.valid().sum()) for s in sequences)) // 16),
+                    "calibrating", enabled=not args.quiet, unit="batch")
+
+    def batches():
+        for batch in calibration_crops(sequences, num_frames=args.frames, seed=args.seed):
+            bar.update(1)
+            yield batch
+
+    try:
+        state = calibrate(model.backbone, batches())
+    finally:
+        bar.close()
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, out)        # never a half-written calibration
+    _say(args, f"int8 calibration of {weights} from {args.frames} frames -> {out}")
     return EXIT_OK
 
 
@@ -386,7 +455,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     device = str(resolve_device(args.device))
     onnx = {k: v for k, v in (("nano_backbone", args.nano_backbone), ("nano_head", args.nano_head),
                               ("vit_model", args.vit_model)) if v}
-    specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype) for n in names]
+    specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights) for n in names]
     experiment = Experiment(sequences, args.results_dir, args.report_dir)
     bar = _progress(len(specs) * len(sequences), "eval", enabled=not args.quiet, unit="seq")
     failures = []
@@ -401,7 +470,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         experiment.run(specs, workers=args.workers, overwrite=args.overwrite, on_done=on_done)
     finally:
         bar.close()
-    performance = experiment.report(names, plots=not args.no_plots)
+    performance = experiment.report([spec.label for spec in specs], plots=not args.no_plots)
     print((Path(args.report_dir) / "report.md").read_text())
     _say(args, f"results in {args.results_dir}/, reports in {args.report_dir}/")
     return EXIT_FAILURE if (failures or errors or len(performance) < len(names)) else EXIT_OK
@@ -418,17 +487,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="siamfc", description="SiamFC object tracker")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
+    from .backbones import BACKBONES
+    backbone_names = sorted(BACKBONES)
 
     def model_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-        p.add_argument("--weights", default=None, help="weights file (default: weights/siamfc_alexnet.pth)")
+        p.add_argument("--weights", default=None,
+                       help="weights file (default: weights/siamfc_alexnet.pth)")
+        p.add_argument("--lite", action="store_true",
+                       help="use the lighter network, weights/siamfc_lite.pth (faster on a CPU)")
+        p.add_argument("--backbone", choices=backbone_names,
+                       help="network of --weights (read from the file when omitted)")
         p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a TrackerConfig field, e.g. --set window_influence=0.2 "
                             "(repeatable)")
         p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-        p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
-                       help="network precision (bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA)")
+        p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "int8"],
+                       help=DTYPE_HELP)
 
     def output_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--box", action="append", default=[],
@@ -485,10 +561,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
     p.add_argument("--frames", type=int, default=300, help="updates timed")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
-    p.add_argument("--weights", default=None)
+    p.add_argument("--weights", default=None, help="weights file (default: weights/siamfc_alexnet.pth)")
+    p.add_argument("--lite", action="store_true", help="the lighter network, weights/siamfc_lite.pth")
+    p.add_argument("--backbone", choices=backbone_names,
+                   help="network of --weights (read from the file when omitted)")
     p.add_argument("--no-opencv", action="store_true", help="skip OpenCV's trackers")
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
-                   help="network precision (bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA)")
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "int8"],
+                   help=DTYPE_HELP)
 
     p.add_argument("--nano-backbone", help="OpenCV NanoTrack backbone ONNX")
     p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
@@ -498,16 +577,30 @@ def build_parser() -> argparse.ArgumentParser:
                                     "memory and time at start and end")
     p.add_argument("--frames", type=int, default=100_000)
     p.add_argument("--size", default="160x120", help="frame size WIDTHxHEIGHT")
+    p.add_argument("--trace", help="CSV of frame, RSS (MiB) and median ms, written as the run goes")
     p.add_argument("--redetect", action=argparse.BooleanOptionalAction, default=True)
     model_options(p)
     p.set_defaults(func=cmd_soak)
+
+    p = sub.add_parser("quantize", help="calibrate int8 inference for a weights file "
+                                        "(writes <weights>.int8.pth)")
+    p.add_argument("--data", action="append", required=True,
+                   help="training-style sequences to take calibration crops from (repeatable)")
+    p.add_argument("--weights", help="weights file (default: weights/siamfc_alexnet.pth)")
+    p.add_argument("--lite", action="store_true", help="calibrate weights/siamfc_lite.pth")
+    p.add_argument("--backbone", choices=backbone_names, help="read from --weights when omitted")
+    p.add_argument("--frames", type=int, default=256, help="annotated frames to sample")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output file (default: beside the weights, <weights>.int8.pth)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("eval", help="evaluate trackers on OTB-style sequences")
     p.add_argument("root", help="benchmark folder")
     p.add_argument("--format", default="otb", choices=["otb", "got10k", "lasot", "vot", "uav123"])
     p.add_argument("--sequences", help="comma-separated sequence names (default: all)")
     p.add_argument("--trackers", default="siamfc", help="comma-separated: siamfc, siamfc-5s, siamfc-redetect, "
-                   "opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
+                   "siamfc-lite, opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
     p.add_argument("--results-dir", default="results")
     p.add_argument("--report-dir", default="reports")
     p.add_argument("--workers", type=int, default=1, help="parallel processes")
@@ -517,9 +610,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
     p.add_argument("--vit-model", help="OpenCV VitTrack ONNX")
     p.add_argument("--device", default="auto")
-    p.add_argument("--weights", default=None)
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
-                   help="network precision (bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA)")
+    p.add_argument("--weights", default=None, help="weights of the siamfc trackers (default: "
+                   "weights/siamfc_alexnet.pth; the backbone is read from the file)")
+    p.add_argument("--lite-weights", default=None,
+                   help="weights of siamfc-lite (default: weights/siamfc_lite.pth)")
+    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "int8"],
+                   help=DTYPE_HELP)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)
 
@@ -534,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", default="logistic", choices=["logistic", "triplet"])
     p.add_argument("--search-size", type=int, default=255, choices=[239, 255],
                    help="search crop side: 255 (what the tracker uses) or the paper's central 239")
-    p.add_argument("--backbone", default="alexnet")
+    p.add_argument("--backbone", default="alexnet", choices=backbone_names)
     p.add_argument("--workers", type=int, default=1, help="data loader processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])

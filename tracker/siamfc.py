@@ -31,6 +31,7 @@ from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh
                        validate_box)
 from .network import SiamNet, init_weights
 from .profiling import StageTimer
+from .quantize import Int8Backbone, calibration_path, load_calibration
 from .redetect import peak_to_frame, search_centres
 from .weights import default_weights_path, load_model, resolve_device
 
@@ -52,25 +53,44 @@ class TrackResult:
     lost: bool = False
 
 
-def _load_network(path: str | os.PathLike | None, backbone: str, pretrained: bool) -> SiamNet:
-    """Weights from ``path`` (default file when None), or random ones when not ``pretrained``."""
-    if pretrained:
-        return load_model(path if path is not None else default_weights_path(backbone), backbone)
-    model = SiamNet(backbone)
-    init_weights(model)
-    return model.eval()
+def _load_network(path: str | os.PathLike | None, backbone: str | None, pretrained: bool,
+                  dtype: str = "fp32") -> tuple[SiamNet, dict[str, torch.Tensor] | None]:
+    """Weights from ``path`` (the backbone's default file when None), or random ones when not
+    ``pretrained``. ``backbone=None``: read from the file (``alexnet`` for the default file).
+    For ``dtype="int8"`` also the calibration file beside the weights."""
+    if not pretrained:
+        model = SiamNet(backbone or "alexnet")
+        init_weights(model)
+        return model.eval(), None
+    if path is None:
+        path = default_weights_path(backbone or "alexnet")
+    model = load_model(path, backbone)
+    return model, load_calibration(calibration_path(path)) if dtype == "int8" else None
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = (*DTYPES, "int8")     # int8: quantized backbone fed fp32 crops (see quantize.py)
 
 
 def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """``fp32`` | ``bf16`` | ``fp16`` -> torch dtype; fp16 needs CUDA."""
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    """``fp32`` | ``bf16`` | ``fp16`` | ``int8`` -> dtype of the crops fed to the backbone;
+    fp16 needs CUDA, int8 the CPU."""
+    if dtype not in PRECISIONS:
+        raise ValueError(f"dtype must be one of {list(PRECISIONS)}, got {dtype!r}")
     if dtype == "fp16" and device.type != "cuda":
         raise ValueError("fp16 inference needs a CUDA device; use bf16 or fp32 on the CPU")
-    return DTYPES[dtype]
+    if dtype == "int8" and device.type != "cpu":
+        raise ValueError("int8 inference runs on the CPU only; use fp16 on CUDA")
+    return DTYPES.get(dtype, torch.float32)
+
+
+def bicubic_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_out, n_in) matrix A with A @ R @ A.T equal to ``F.interpolate(R, (n_out, n_out),
+    mode="bicubic", align_corners=False)`` for an (n_in, n_in) map R: bicubic upsampling is
+    separable and linear, so two small matrix products replace it (step 3)."""
+    eye = torch.eye(n_in, dtype=torch.float64).view(n_in, 1, 1, n_in)
+    rows = F.interpolate(eye, size=(1, n_out), mode="bicubic", align_corners=False)
+    return rows.view(n_in, n_out).t().float().contiguous()
 
 
 def _as_config(config: TrackerConfig | str | None) -> TrackerConfig | None:
@@ -81,15 +101,23 @@ class SiamFCMultiTracker:
     """Tracks N targets with one batched backbone pass per frame."""
 
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
-                 device: str | torch.device = "auto", dtype: str = "fp32") -> None:
+                 device: str | torch.device = "auto", dtype: str = "fp32",
+                 calibration: dict[str, torch.Tensor] | None = None) -> None:
         self.cfg = config if config is not None else TrackerConfig()
         self.device = resolve_device(device)
-        # backbone precision: fp32, or bf16 / fp16 weights and crops; the cross-correlation
-        # and everything after it stay fp32 (a bf16 response map cannot place the peak)
+        # backbone precision: fp32, bf16 / fp16 weights and crops, or int8 (needs the
+        # activation ranges in ``calibration``); the cross-correlation and everything after
+        # it stay fp32 (a bf16 response map cannot place the peak)
+        self.precision = dtype
         self.dtype = _resolve_dtype(dtype, self.device)
         # inference only: BatchNorm folded into the convolutions, NHWC memory layout
         self.model = fold_batchnorm(model).to(self.device).to(memory_format=torch.channels_last)
         self.model.backbone.to(self.dtype)
+        if dtype == "int8":
+            if calibration is None:
+                raise ValueError("int8 needs a calibration: use from_pretrained (it reads "
+                                 "<weights>.int8.pth) or pass calibration=")
+            self.model.backbone = Int8Backbone(self.model.backbone, calibration)
         for p in self.model.parameters():
             p.requires_grad_(False)
         cfg = self.cfg
@@ -99,21 +127,25 @@ class SiamFCMultiTracker:
         self._penalty = torch.tensor(penalty, dtype=torch.float32, device=self.device)
         self._window = torch.tensor(hann_window(cfg.upscaled_size), dtype=torch.float32,
                                     device=self.device)
+        self._upsample: dict[int, torch.Tensor] = {}    # response side -> bicubic matrix
         self.timer = StageTimer(self.device, enabled=False)   # siamfc bench turns it on
         self._clear()
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
-                        config: TrackerConfig | str | None = None, backbone: str = "alexnet",
+                        config: TrackerConfig | str | None = None, backbone: str | None = None,
                         pretrained: bool = True, dtype: str = "fp32") -> "SiamFCMultiTracker":
         """Load weights (default: ``weights/siamfc_alexnet.pth``) into a tracker.
 
-        ``config`` is a ``TrackerConfig`` or a preset name; ``dtype`` the network precision
-        (``fp32``, ``bf16``, or ``fp16`` on CUDA). ``pretrained=False`` gives random
-        weights: for tests only, never a silent fallback.
+        ``backbone``: a registered name (``alexnet``; ``alexnet_half``, whose default file is
+        ``weights/siamfc_lite.pth``); None reads it from the weights file. ``config`` is a ``TrackerConfig`` or a preset name;
+        ``dtype`` the backbone precision: ``fp32``, ``bf16``, ``fp16`` on CUDA, or ``int8`` on
+        the CPU (with the calibration file ``<weights>.int8.pth``, see ``siamfc quantize``).
+        ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
         """
-        return cls(_load_network(path, backbone, pretrained), _as_config(config), device, dtype)
+        model, calibration = _load_network(path, backbone, pretrained, dtype)
+        return cls(model, _as_config(config), device, dtype, calibration)
 
     def _clear(self) -> None:
         self.ids: list[int] = []
@@ -245,8 +277,8 @@ class SiamFCMultiTracker:
 
         with timer.stage("upsample_peak"):
             # 3. upsample, penalise scale changes, pick the best scale per target
-            up = F.interpolate(resp.float(), size=(cfg.upscaled_size, cfg.upscaled_size),
-                               mode="bicubic", align_corners=False).view(n, s, -1)        # (n,S,M)
+            a = self._upsample_matrix(resp.shape[-1])                                     # (M', r)
+            up = (a @ resp[:, 0] @ a.t()).view(n, s, -1)                                  # (n,S,M)
             peaks = up.amax(dim=2)                                                        # (n, S)
             best = torch.argmax(peaks * self._penalty[None], dim=1)                       # (n,)
             chosen = up[torch.arange(n, device=up.device), best]                          # (n, M)
@@ -282,6 +314,11 @@ class SiamFCMultiTracker:
             self._z_sz[idx] = self._z_sz[idx] * np.sqrt(new_size.prod(axis=1) / size.prod(axis=1))
             self._size[idx] = new_size
         return score_np.astype(np.float64), scale
+
+    def _upsample_matrix(self, side: int) -> torch.Tensor:
+        if side not in self._upsample:
+            self._upsample[side] = bicubic_matrix(side, self.cfg.upscaled_size).to(self.device)
+        return self._upsample[side]
 
     def _update_lost(self, scores: np.ndarray, tracked: np.ndarray, hw: tuple[int, int]) -> None:
         """7. Lost state of the targets that ran the normal step (``tracked`` mask)."""
@@ -339,15 +376,17 @@ class SiamFCTracker:
     """
 
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
-                 device: str | torch.device = "auto", dtype: str = "fp32") -> None:
-        self._multi = SiamFCMultiTracker(model, config, device, dtype)
+                 device: str | torch.device = "auto", dtype: str = "fp32",
+                 calibration: dict[str, torch.Tensor] | None = None) -> None:
+        self._multi = SiamFCMultiTracker(model, config, device, dtype, calibration)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
-                        config: TrackerConfig | str | None = None, backbone: str = "alexnet",
+                        config: TrackerConfig | str | None = None, backbone: str | None = None,
                         pretrained: bool = True, dtype: str = "fp32") -> "SiamFCTracker":
         """See ``SiamFCMultiTracker.from_pretrained``."""
-        return cls(_load_network(path, backbone, pretrained), _as_config(config), device, dtype)
+        model, calibration = _load_network(path, backbone, pretrained, dtype)
+        return cls(model, _as_config(config), device, dtype, calibration)
 
     @property
     def config(self) -> TrackerConfig:

@@ -46,8 +46,12 @@ class SoakReport:
 
 def run_soak(tracker: SiamFCMultiTracker, num_frames: int, size: tuple[int, int] = (160, 120),
              warmup: int = 200, window: int = 200, clip_frames: int = 120,
-             on_progress: Callable[[int], None] | None = None) -> SoakReport:
-    """Track ``num_frames`` updates of a looping ``size`` (w, h) generated clip."""
+             on_progress: Callable[[int, float, float], None] | None = None) -> SoakReport:
+    """Track ``num_frames`` updates of a looping ``size`` (w, h) generated clip.
+
+    ``on_progress(frame, rss_mib, median_ms)`` is called about 50 times along the run, with the
+    same figures that go into ``SoakReport.samples``.
+    """
     clip = make_clip(num_frames=clip_frames, size=size, seed=0)
     tracker.init(clip.frames[0], clip.boxes[0])
     times = np.zeros(num_frames)
@@ -64,7 +68,7 @@ def run_soak(tracker: SiamFCMultiTracker, num_frames: int, size: tuple[int, int]
         if (i + 1) % every == 0:
             samples.append((i + 1, rss_mb(), float(np.median(times[max(0, i + 1 - window):i + 1]) * 1e3)))
             if on_progress is not None:
-                on_progress(i + 1)
+                on_progress(*samples[-1])
     w = min(window, max(1, (num_frames - warmup) // 2)) if num_frames > warmup else num_frames
     first = times[min(warmup, num_frames - w):min(warmup, num_frames - w) + w]
     return SoakReport(num_frames, rss_start, rss_mb(), float(np.median(first) * 1e3),

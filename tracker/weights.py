@@ -10,7 +10,8 @@ import torch
 from .errors import WeightsError
 from .network import SiamNet
 
-DEFAULT_FILES = {"alexnet": "siamfc_alexnet.pth"}
+LITE_BACKBONE = "alexnet_half"     # the backbone of weights/siamfc_lite.pth
+DEFAULT_FILES = {"alexnet": "siamfc_alexnet.pth", LITE_BACKBONE: "siamfc_lite.pth"}
 HOW_TO_GET = ("train weights with `siamfc train` (see weights/README.md), or pass --weights PATH "
               "/ set SIAMFC_WEIGHTS")
 
@@ -55,10 +56,35 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_model(path: str | os.PathLike, backbone: str = "alexnet") -> SiamNet:
-    """A ``SiamNet`` in eval mode with weights from ``path`` (on the CPU)."""
-    model = SiamNet(backbone)
+def detect_backbone(state: dict[str, torch.Tensor]) -> str | None:
+    """The registered backbone whose parameter names and shapes ``state`` has, or None."""
+    from .backbones import BACKBONES
+    for name in BACKBONES:
+        expected = SiamNet(name).state_dict()
+        if set(expected) == set(state) and all(state[k].shape == v.shape for k, v in expected.items()):
+            return name
+    return None
+
+
+def _closest_backbone(state: dict[str, torch.Tensor]) -> str | None:
+    """The backbone sharing the most parameter names with ``state`` (for a precise error)."""
+    from .backbones import BACKBONES
+    overlap = {name: len(set(SiamNet(name).state_dict()) & set(state)) for name in BACKBONES}
+    best = max(overlap, key=overlap.__getitem__)
+    return best if overlap[best] else None
+
+
+def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
+    """A ``SiamNet`` in eval mode with weights from ``path`` (on the CPU); ``backbone`` is
+    read from the file when None."""
     state = load_state_dict(path)
+    if backbone is None:
+        backbone = detect_backbone(state) or _closest_backbone(state)
+        if backbone is None:
+            from .backbones import BACKBONES
+            raise WeightsError(f"weights file {path} fits none of the backbones {sorted(BACKBONES)} "
+                               f"(first keys: {sorted(state)[:3]})")
+    model = SiamNet(backbone)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -1,13 +1,14 @@
 """A common init/update interface over our SiamFC and OpenCV's trackers.
 
 Names: ``siamfc`` (the default preset), ``siamfc-3s``, ``siamfc-5s``, ``siamfc-redetect``
-(siamfc-3s with lost-target re-detection), ``opencv-csrt``,
+(siamfc-3s with lost-target re-detection), ``siamfc-lite`` (siamfc-3s with ``weights/siamfc_lite.pth``), ``opencv-csrt``,
 ``opencv-kcf``, ``opencv-mil``, ``opencv-nano`` and ``opencv-vit`` (these two need their ONNX
 model paths). CSRT and KCF live in ``opencv-contrib-python``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import cv2
@@ -31,6 +32,19 @@ class TrackerSpec:
     device: str = "cpu"
     onnx: dict[str, str] = field(default_factory=dict)
     dtype: str = "fp32"
+    lite_weights: str | None = None     # for siamfc-lite (default weights/siamfc_lite.pth)
+
+    @property
+    def label(self) -> str:
+        """Results folder name: the tracker name, plus the precision and the weights file when
+        they are not the defaults, so results of different variants are never mixed up."""
+        if not self.name.startswith("siamfc"):
+            return self.name
+        label = self.name
+        weights = self.lite_weights if self.name.startswith("siamfc-lite") else self.weights
+        if weights:
+            label += f"@{Path(weights).stem}"
+        return label if self.dtype == "fp32" else f"{label}-{self.dtype}"
 
 
 class SiamFCAdapter:
@@ -38,9 +52,15 @@ class SiamFCAdapter:
         from ..config import TrackerConfig
         from ..siamfc import SiamFCTracker
         name, redetect = spec.name.removesuffix("-redetect"), spec.name.endswith("-redetect")
-        config = TrackerConfig.preset("siamfc-3s" if name == "siamfc" else name, redetect=redetect)
+        lite = name == "siamfc-lite"
+        config = TrackerConfig.preset("siamfc-3s" if name in ("siamfc", "siamfc-lite") else name,
+                                      redetect=redetect)
         self.name = spec.name
-        self._tracker = SiamFCTracker.from_pretrained(spec.weights, device=spec.device, config=config,
+        weights = spec.weights
+        if lite:
+            from ..weights import LITE_BACKBONE, default_weights_path
+            weights = spec.lite_weights or default_weights_path(LITE_BACKBONE)
+        self._tracker = SiamFCTracker.from_pretrained(weights, device=spec.device, config=config,
                                                       dtype=spec.dtype)
 
     def init(self, frame: np.ndarray, box: np.ndarray) -> None:
@@ -109,7 +129,7 @@ def _opencv_factory(spec: TrackerSpec):
 
 
 def available_trackers() -> list[str]:
-    return ["siamfc", "siamfc-3s", "siamfc-5s", "siamfc-redetect", "opencv-csrt", "opencv-kcf", "opencv-mil",
+    return ["siamfc", "siamfc-3s", "siamfc-5s", "siamfc-redetect", "siamfc-lite", "opencv-csrt", "opencv-kcf", "opencv-mil",
             "opencv-nano", "opencv-vit"]
 
 

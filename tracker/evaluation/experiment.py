@@ -88,14 +88,14 @@ def _worker_init(threads: int) -> None:
 
 def _run_one(spec: TrackerSpec, seq: Sequence, results_dir: str) -> RunOutcome:
     try:
-        tracker = _WORKER_TRACKERS.get(spec.name)
+        tracker = _WORKER_TRACKERS.get(spec.label)
         if tracker is None:
-            tracker = _WORKER_TRACKERS[spec.name] = make_tracker(spec)
+            tracker = _WORKER_TRACKERS[spec.label] = make_tracker(spec)
         boxes, times = track_sequence(tracker, seq)
-        save_results(Path(results_dir), spec.name, seq.name, boxes, times)
-        return RunOutcome(spec.name, seq.name, True)
+        save_results(Path(results_dir), spec.label, seq.name, boxes, times)
+        return RunOutcome(spec.label, seq.name, True)
     except Exception as exc:  # reported per sequence; the others still run
-        return RunOutcome(spec.name, seq.name, False, f"{type(exc).__name__}: {exc}")
+        return RunOutcome(spec.label, seq.name, False, f"{type(exc).__name__}: {exc}")
 
 
 class Experiment:
@@ -115,8 +115,8 @@ class Experiment:
         todo = []
         for spec in specs:
             for seq in self.sequences:
-                if not overwrite and (self.results_dir / spec.name / f"{seq.name}.txt").is_file():
-                    outcome = RunOutcome(spec.name, seq.name, True, reused=True)
+                if not overwrite and (self.results_dir / spec.label / f"{seq.name}.txt").is_file():
+                    outcome = RunOutcome(spec.label, seq.name, True, reused=True)
                     outcomes.append(outcome)
                     if on_done:
                         on_done(outcome)

@@ -1,0 +1,173 @@
+"""Int8 backbone (post-training quantization) and the lighter backbones."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tracker.errors import WeightsError
+from tracker.fusion import fold_batchnorm
+from tracker.network import SiamNet, init_weights
+from tracker.quantize import (calibrate, calibration_crops, calibration_path, int8_available,
+                              load_calibration, quantize_backbone)
+from tracker.synthetic import make_clip
+from tracker.training.sequences import TrainSequence
+from tracker.weights import detect_backbone, load_model
+
+needs_int8 = pytest.mark.skipif(not int8_available(), reason="no x86 quantized engine in this torch")
+
+
+@pytest.fixture(scope="module")
+def clip_sequence(tmp_path_factory) -> TrainSequence:
+    """A generated clip written as JPEG frames: the calibration source."""
+    import cv2
+    root = tmp_path_factory.mktemp("calib")
+    clip = make_clip(num_frames=24, size=(320, 240), seed=3)
+    paths = []
+    for i, frame in enumerate(clip.frames):
+        paths.append(str(root / f"{i:04d}.jpg"))
+        cv2.imwrite(paths[-1], frame)
+    return TrainSequence("clip", tuple(paths), np.arange(len(paths)), np.asarray(clip.boxes, dtype=float))
+
+
+def folded(backbone: str, seed: int = 0) -> SiamNet:
+    torch.manual_seed(seed)
+    net = SiamNet(backbone)
+    init_weights(net)
+    return fold_batchnorm(net.eval())
+
+
+@pytest.mark.parametrize("name,size,feat", [("mobile", 127, 6), ("mobile", 255, 22),
+                                            ("alexnet_half", 127, 6), ("alexnet", 255, 22)])
+def test_backbone_contract(name, size, feat):
+    """Every backbone: no padding, stride 8, 256 channels: 127 -> 6x6, 255 -> 22x22."""
+    net = SiamNet(name).eval()
+    with torch.no_grad():
+        assert net.features(torch.rand(2, 3, size, size) * 255).shape == (2, 256, feat, feat)
+
+
+@pytest.mark.parametrize("name", ["alexnet", "alexnet_half", "mobile"])
+def test_backbone_detected_from_weights(tmp_path, name):
+    net = SiamNet(name)
+    path = tmp_path / f"{name}.pth"
+    torch.save(net.state_dict(), path)
+    assert detect_backbone(net.state_dict()) == name
+    assert load_model(path).backbone_name == name           # read from the file
+    other = "mobile" if name == "alexnet" else "alexnet"
+    with pytest.raises(WeightsError, match=str(path.name)):
+        load_model(path, other)                              # explicit and wrong: named error
+
+
+def test_unknown_architecture_is_named(tmp_path):
+    path = tmp_path / "odd.pth"
+    torch.save({"conv.weight": torch.zeros(3, 3, 3, 3)}, path)
+    with pytest.raises(WeightsError, match="fits none of the backbones"):
+        load_model(path)
+
+
+@needs_int8
+@pytest.mark.parametrize("name", ["alexnet", "alexnet_half", "mobile"])
+def test_int8_features_close_to_fp32(name, clip_sequence):
+    """Int8 features of real-looking crops within 10% (relative L2) of fp32, and the response
+    peak in the same cell on matching exemplar/search pairs."""
+    net = folded(name)
+    batches = list(calibration_crops([clip_sequence], num_frames=24, batch=8))
+    q = quantize_backbone(net.backbone, calibrate(net.backbone, batches))
+    z, x = batches[0], batches[1]
+    with torch.no_grad():
+        fz, fx, qz, qx = net.backbone(z), net.backbone(x), q(z), q(x)
+        assert ((fz - qz).norm() / fz.norm()).item() < 0.10
+        assert ((fx - qx).norm() / fx.norm()).item() < 0.10
+        r, rq = net.head(fz, fx), net.head(qz, qx)
+    assert ((r - rq).norm() / r.norm()).item() < 0.05
+
+
+@needs_int8
+def test_int8_calibration_round_trip_and_errors(tmp_path, clip_sequence):
+    weights = tmp_path / "w.pth"
+    assert calibration_path(weights) == tmp_path / "w.int8.pth"
+    net = folded("alexnet")
+    state = calibrate(net.backbone, calibration_crops([clip_sequence], num_frames=8, batch=8))
+    torch.save(state, calibration_path(weights))
+    loaded = load_calibration(calibration_path(weights))
+    assert loaded.keys() == state.keys()
+    with pytest.raises(WeightsError, match="w.int8.pth"):
+        load_calibration(tmp_path / "w.int8.pth.missing")
+    (tmp_path / "bad.int8.pth").write_bytes(b"not a torch file")
+    with pytest.raises(WeightsError, match="bad.int8.pth"):
+        load_calibration(tmp_path / "bad.int8.pth")
+    with pytest.raises(WeightsError, match="siamfc quantize"):
+        quantize_backbone(folded("mobile").backbone, loaded)   # another backbone's calibration
+
+
+@needs_int8
+def test_int8_tracker_follows_fp32(tmp_path, clip_sequence, small_clip):
+    """An int8 tracker built by from_pretrained (weights + calibration file beside them) tracks
+    like the fp32 one (IoU >= 0.7 on every frame) and leaves torch's engine setting alone."""
+    from tracker.geometry import iou_ltwh
+    from tracker.siamfc import SiamFCTracker
+    from tracker.weights import default_weights_path
+    weights = default_weights_path()
+    if not weights.is_file():
+        pytest.skip("no shipped weights")
+    net = fold_batchnorm(load_model(weights))
+    path = tmp_path / "w.pth"
+    torch.save(load_model(weights).state_dict(), path)
+    torch.save(calibrate(net.backbone, calibration_crops([clip_sequence], num_frames=24, batch=8)),
+               calibration_path(path))
+    engine = torch.backends.quantized.engine
+    ref = SiamFCTracker.from_pretrained(path, device="cpu")
+    low = SiamFCTracker.from_pretrained(path, device="cpu", dtype="int8")
+    assert torch.backends.quantized.engine == engine
+    boxes = [np.array([r.box for r in t.track(small_clip.frames, small_clip.boxes[0])]) for t in (ref, low)]
+    assert iou_ltwh(boxes[0], boxes[1]).min() >= 0.7
+
+
+@needs_int8
+def test_quantize_cli_writes_calibration(tmp_path, clip_sequence):
+    from pathlib import Path
+
+    from tracker.cli import main
+    root = tmp_path / "data" / "clip"
+    root.mkdir(parents=True)
+    for i, src in enumerate(clip_sequence.frames):
+        (root / f"{i + 1:08d}.jpg").write_bytes(Path(src).read_bytes())
+    np.savetxt(root / "groundtruth.txt", clip_sequence.boxes, delimiter=",", fmt="%.2f")
+    weights = tmp_path / "net.pth"
+    torch.save(SiamNet("mobile").state_dict(), weights)
+    assert main(["quantize", "--data", str(tmp_path / "data"), "--weights", str(weights),
+                 "--frames", "8", "--quiet"]) == 0
+    assert set(load_calibration(tmp_path / "net.int8.pth"))
+    assert main(["quantize", "--data", str(tmp_path / "nowhere"), "--weights", str(weights),
+                 "--quiet"]) == 2
+
+
+def test_lite_flag_and_lite_tracker(tmp_path, monkeypatch):
+    """--lite picks weights/siamfc_lite.pth (its backbone read from the file); --lite with
+    --weights is a one-line error (exit 2); eval's siamfc-lite loads the same file."""
+    from tracker.cli import main
+    from tracker.evaluation.adapters import TrackerSpec, make_tracker
+    from tracker.weights import LITE_BACKBONE, default_weights_path
+    if not default_weights_path(LITE_BACKBONE).is_file():
+        pytest.skip("no shipped lite weights")
+    assert main(["demo", "--lite", "--frames", "6", "--output-dir", str(tmp_path / "d"), "--device", "cpu"]) == 0
+    assert main(["demo", "--lite", "--weights", "x.pth", "--output-dir", str(tmp_path / "e")]) == 2
+    clip = make_clip(num_frames=4, size=(160, 120), seed=2)
+    tracker = make_tracker(TrackerSpec("siamfc-lite", device="cpu"))
+    tracker.init(clip.frames[0], np.asarray(clip.boxes[0]))
+    assert np.all(np.isfinite(tracker.update(clip.frames[1])))
+
+
+@needs_int8
+def test_int8_backbone_gives_each_input_size_its_own_copy(clip_sequence):
+    """Int8Backbone equals a plain converted module on every size, one copy per (H, W)."""
+    from tracker.quantize import Int8Backbone
+    net = folded("alexnet")
+    cal = calibrate(net.backbone, calibration_crops([clip_sequence], num_frames=8, batch=8))
+    multi = Int8Backbone(net.backbone, cal)
+    plain = quantize_backbone(net.backbone, cal)
+    with torch.no_grad():
+        for shape in [(1, 3, 127, 127), (3, 3, 255, 255), (5, 3, 255, 255), (1, 3, 127, 127)]:
+            x = torch.rand(shape) * 255
+            torch.testing.assert_close(multi(x), plain(x))
+    assert sorted(multi._by_size) == [(127, 127), (255, 255)]

@@ -1,0 +1,196 @@
+"""Int8 backbone for CPU inference (post-training static quantization, x86/oneDNN kernels).
+
+On CPUs with AVX-512 VNNI an int8 convolution does four times the multiply-adds of an fp32
+one per instruction. The backbone's convolutions (BatchNorm already folded, ReLU fused in) run
+in int8 with per-channel weight scales; activation ranges come from a calibration file made
+once per weights file by ``siamfc quantize`` (exemplar and search crops of training frames),
+stored next to the weights as ``<weights>.int8.pth`` (a dict of tensors, loaded with
+``weights_only=True``). Cross-correlation and the peak search stay fp32.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import WeightsError
+
+ENGINE = "x86"
+_OBSERVER_KEY = "activation_post_process"
+
+
+def calibration_path(weights: str | os.PathLike) -> Path:
+    """Where the int8 calibration of ``weights`` lives: ``<weights>.int8.pth`` beside it."""
+    p = Path(weights)
+    return p.with_name(p.name + ".int8.pth") if p.suffix != ".pth" else p.with_suffix(".int8.pth")
+
+
+def int8_available() -> bool:
+    """True when this torch build has the x86 quantized engine."""
+    try:
+        import torch.ao.quantization  # noqa: F401
+    except ImportError:
+        return False
+    return ENGINE in torch.backends.quantized.supported_engines
+
+
+def _fuse_conv_relu(module: nn.Module) -> None:
+    """In every ``nn.Sequential``: Conv2d, (Identity...), ReLU -> one fused module (in place)."""
+    from torch.ao.nn.intrinsic import ConvReLU2d
+    plain = [m for m in module.modules() if type(m) is nn.Sequential]   # listed before changing
+    for seq in plain:
+        names = [n for n, _ in seq.named_children()]
+        for i, name in enumerate(names):
+            conv = getattr(seq, name)
+            if not isinstance(conv, nn.Conv2d):
+                continue
+            j = i + 1
+            while j < len(names) and isinstance(getattr(seq, names[j]), nn.Identity):
+                j += 1
+            if j < len(names) and isinstance(getattr(seq, names[j]), nn.ReLU):
+                setattr(seq, name, ConvReLU2d(conv, nn.ReLU()))
+                setattr(seq, names[j], nn.Identity())
+
+
+def _prepared(backbone: nn.Module) -> nn.Module:
+    """A float copy of ``backbone`` (BatchNorm folded) with ReLUs fused and observers inserted."""
+    import torch.ao.quantization as tq
+    model = copy.deepcopy(backbone).float().eval()
+    _fuse_conv_relu(model)
+    wrapped = tq.QuantWrapper(model)
+    wrapped.qconfig = tq.get_default_qconfig(ENGINE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # torch.ao.quantization deprecation notices
+        return tq.prepare(wrapped)
+
+
+@torch.no_grad()    # not inference_mode: the observers' buffers must stay loadable
+def calibrate(backbone: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Run (B, 3, H, W) float BGR 0-255 crops through an observed copy of ``backbone`` (folded
+    BatchNorm) and return the observers' state: the calibration to save."""
+    prepared = _prepared(backbone)
+    seen = 0
+    for x in batches:
+        prepared(x.float())
+        seen += x.shape[0]
+    if seen == 0:
+        raise ValueError("calibration needs at least one crop")
+    return {k: v.clone() for k, v in prepared.state_dict().items() if _OBSERVER_KEY in k}
+
+
+def quantize_backbone(backbone: nn.Module, calibration: dict[str, torch.Tensor],
+                      source: str = "calibration") -> nn.Module:
+    """The int8 module for ``backbone`` (folded BatchNorm): float (B, 3, H, W) in, float out."""
+    import torch.ao.quantization as tq
+    if not int8_available():
+        raise ValueError(f"int8 needs torch's {ENGINE} quantized engine, missing in this torch "
+                         "build; use fp32 or bf16")
+    prepared = _prepared(backbone)
+    expected = {k for k in prepared.state_dict() if _OBSERVER_KEY in k}
+    if set(calibration) != expected:
+        raise WeightsError(f"{source} does not fit this backbone ({len(calibration)} entries, "
+                           f"expected {len(expected)}); run `siamfc quantize` for these weights")
+    try:
+        prepared.load_state_dict(calibration, strict=False)
+    except RuntimeError as exc:
+        raise WeightsError(f"{source} does not fit this backbone: {str(exc).splitlines()[0]}") from exc
+    previous = torch.backends.quantized.engine
+    try:   # weights are packed for the engine current at conversion; the caller's setting stays
+        torch.backends.quantized.engine = ENGINE
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return tq.convert(prepared.eval())
+    finally:
+        torch.backends.quantized.engine = previous
+
+
+class Int8Backbone(nn.Module):
+    """The int8 backbone with one converted copy per input size (H, W), made on first use.
+
+    The x86 quantized convolution stays fast only for the first spatial size a module sees:
+    here a 255 px search batch ran in 40 ms instead of 21 ms after one 127 px exemplar had gone
+    through the same module. Exemplars, search crops and wide re-detection crops therefore each
+    get their own copy (AlexNet: 2.3 MB each); batch size does not matter.
+    """
+
+    def __init__(self, backbone: nn.Module, calibration: dict[str, torch.Tensor],
+                 source: str = "calibration") -> None:
+        super().__init__()
+        self._float = copy.deepcopy(backbone).float().eval()
+        self._calibration = calibration
+        self._source = source
+        self._pending: nn.Module | None = quantize_backbone(self._float, calibration, source)  # checks now
+        self._by_size: dict[tuple[int, int], nn.Module] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float -> float features."""
+        key = (int(x.shape[-2]), int(x.shape[-1]))
+        module = self._by_size.get(key)
+        if module is None:
+            module, self._pending = self._pending, None
+            if module is None:
+                module = quantize_backbone(self._float, self._calibration, self._source)
+            self._by_size[key] = module
+        return module(x)
+
+
+def load_calibration(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a calibration file (tensors only, ``weights_only=True``); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        weights = path.with_name(path.name.removesuffix(".int8.pth") + ".pth")
+        raise WeightsError(f"no int8 calibration at {path}; make it with `siamfc quantize "
+                           f"--weights {weights} --data TRAIN_DIR`, or use fp32/bf16")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"cannot read int8 calibration {path}: {type(exc).__name__}") from exc
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path} is not an int8 calibration (a dict of tensors)")
+    return state
+
+
+def calibration_crops(sequences: list, exemplar_size: int = 127, instance_size: int = 255,
+                      context: float = 0.5, num_frames: int = 256, batch: int = 16,
+                      seed: int = 0) -> Iterable[torch.Tensor]:
+    """Batches of exemplar and search crops (BGR 0-255, (B, 3, S, S)) from random annotated
+    frames of ``sequences`` (``TrainSequence``), cut the way the tracker cuts them: search
+    crops at scales 1.0375^{-1,0,1} with up to a quarter-target shift."""
+    import cv2
+
+    from .crops import crop_batch, frame_to_tensor
+    from .geometry import context_size
+
+    rng = np.random.default_rng(seed)
+    pool = [(s, i) for s in sequences for i in np.flatnonzero(s.valid())]
+    if not pool:
+        raise ValueError("no annotated frames to calibrate on")
+    picks = rng.choice(len(pool), size=min(num_frames, len(pool)), replace=False)
+    zs: list[torch.Tensor] = []
+    xs: list[torch.Tensor] = []
+    for k in picks:
+        seq, i = pool[k]
+        img = cv2.imread(seq.frames[i], cv2.IMREAD_COLOR)
+        if img is None:
+            continue
+        x, y, w, h = seq.boxes[i]
+        c = np.array([x + w / 2, y + h / 2])
+        sz = float(context_size(np.array([w]), np.array([h]), context)[0])
+        t = frame_to_tensor(img)
+        zs.append(crop_batch(t, torch.from_numpy(c[None]), torch.tensor([sz]), exemplar_size))
+        shift = c + rng.uniform(-0.25, 0.25, 2) * [w, h]
+        side = sz * instance_size / exemplar_size * 1.0375 ** rng.integers(-1, 2)
+        xs.append(crop_batch(t, torch.from_numpy(shift[None]), torch.tensor([side]), instance_size))
+        if len(xs) == batch:
+            yield torch.cat(zs)
+            yield torch.cat(xs)
+            zs, xs = [], []
+    if xs:
+        yield torch.cat(zs)
+        yield torch.cat(xs)
