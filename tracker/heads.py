@@ -24,7 +24,7 @@ def xcorr(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def xcorr_gram(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``xcorr`` as one batched matrix product, for inference (about 10x faster on a CPU).
+    """``xcorr`` as one batched matrix product (about 10x faster on a CPU).
 
     A convolution with a single output channel per group runs far below a CPU's matrix-multiply
     speed. Here every search position is dotted with every exemplar position in one ``bmm``
@@ -46,10 +46,10 @@ def xcorr_gram(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 class XCorrHead(nn.Module):
-    """Cross-correlation scaled by ``adjust`` (0.001 in the paper).
+    """Cross-correlation (``xcorr_gram``) scaled by ``adjust`` (0.001 in the paper).
 
-    Training (gradients on) uses the grouped convolution ``xcorr``; inference the faster
-    ``xcorr_gram``.
+    In training too (same gradients; a batch of 16 forward and backward in 6 ms instead of 59 ms,
+    though whole training steps were no faster: 17.4 vs 17.3 pairs/s).
     """
 
     def __init__(self, adjust: float = 0.001) -> None:
@@ -58,5 +58,4 @@ class XCorrHead(nn.Module):
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """(N, C, 6, 6), (N*K, C, 22, 22) -> (N*K, 1, 17, 17) response logits."""
-        grads = torch.is_grad_enabled() and (z.requires_grad or x.requires_grad)
-        return (xcorr(z, x) if grads else xcorr_gram(z, x)) * self.adjust
+        return xcorr_gram(z, x) * self.adjust
