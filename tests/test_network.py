@@ -61,3 +61,26 @@ def test_gram_xcorr_gradients_equal_the_convolution_ones():
     got = torch.autograd.grad((xcorr_gram(z, x) * w).sum(), (z, x))
     for a, b in zip(ref, got):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_paper_layer_table(net):
+    convs = [m for m in net.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0], c.groups) for c in convs] == [
+        (3, 96, 11, 2, 1), (96, 256, 5, 1, 2), (256, 384, 3, 1, 1), (384, 384, 3, 1, 2), (384, 256, 3, 1, 2)]
+    assert all(c.padding == (0, 0) for c in convs)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 4
+
+
+def test_registry():
+    assert "alexnet" in BACKBONES
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_backbone("resnet9000")
+
+    @register_backbone("tiny-test")
+    def tiny():
+        return torch.nn.Conv2d(3, 4, 8, 8)
+
+    try:
+        assert isinstance(SiamNet("tiny-test").backbone, torch.nn.Conv2d)
+    finally:
+        BACKBONES.pop("tiny-test")
