@@ -256,11 +256,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from .benchmark import bench_opencv, bench_siamfc, format_table
     from .config import TrackerConfig
-    from .network import SiamNet, init_weights
     from .siamfc import SiamFCMultiTracker
     from .synthetic import make_clip
     from .video import FrameSource
-    from .weights import load_model, resolve_device
+    from .weights import resolve_device
 
     device = resolve_device(args.device)
     if args.threads:
@@ -296,18 +295,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     boxes_arr = np.asarray(boxes, dtype=np.float64)
 
     weights, backbone = _weights(args)
-    if weights.is_file():
-        model, weights_note = load_model(weights, backbone), str(weights)
-    else:
-        model = SiamNet(backbone or "alexnet")
-        init_weights(model)
-        weights_note = "random (no weights file; speed does not depend on the weights)"
-    calibration = None
-    if args.dtype == "int8":
-        from .quantize import calibration_path, load_calibration
-        calibration = load_calibration(calibration_path(weights))
-    tracker = SiamFCMultiTracker(model.eval(), TrackerConfig.preset(args.preset), device=device,
-                                 dtype=args.dtype, calibration=calibration)
+    pretrained = weights.is_file()
+    if args.dtype == "int8" and not pretrained:
+        raise UserError(f"--dtype int8 needs a weights file and its calibration; {weights} not found")
+    weights_note = str(weights) if pretrained else \
+        "random (no weights file; speed does not depend on the weights)"
+    tracker = SiamFCMultiTracker.from_pretrained(weights, device=device, backbone=backbone,
+                                                 config=TrackerConfig.preset(args.preset),
+                                                 pretrained=pretrained, dtype=args.dtype)
     results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
                             name=f"siamfc ({args.preset})")]
     if args.targets > 1:

@@ -108,7 +108,6 @@ class SiamFCMultiTracker:
         # backbone precision: fp32, bf16 / fp16 weights and crops, or int8 (needs the
         # activation ranges in ``calibration``); the cross-correlation and everything after
         # it stay fp32 (a bf16 response map cannot place the peak)
-        self.precision = dtype
         self.dtype = _resolve_dtype(dtype, self.device)
         # inference only: BatchNorm folded into the convolutions, NHWC memory layout
         self.model = fold_batchnorm(model).to(self.device).to(memory_format=torch.channels_last)
@@ -127,7 +126,7 @@ class SiamFCMultiTracker:
         self._penalty = torch.tensor(penalty, dtype=torch.float32, device=self.device)
         self._window = torch.tensor(hann_window(cfg.upscaled_size), dtype=torch.float32,
                                     device=self.device)
-        self._upsample: dict[int, torch.Tensor] = {}    # response side -> bicubic matrix
+        self._upsample = bicubic_matrix(cfg.response_size, cfg.upscaled_size).to(self.device)
         self.timer = StageTimer(self.device, enabled=False)   # siamfc bench turns it on
         self._clear()
 
@@ -139,7 +138,8 @@ class SiamFCMultiTracker:
         """Load weights (default: ``weights/siamfc_alexnet.pth``) into a tracker.
 
         ``backbone``: a registered name (``alexnet``; ``alexnet_half``, whose default file is
-        ``weights/siamfc_lite.pth``); None reads it from the weights file. ``config`` is a ``TrackerConfig`` or a preset name;
+        ``weights/siamfc_lite.pth``); None reads it from the weights file. ``config`` is a
+        ``TrackerConfig`` or a preset name;
         ``dtype`` the backbone precision: ``fp32``, ``bf16``, ``fp16`` on CUDA, or ``int8`` on
         the CPU (with the calibration file ``<weights>.int8.pth``, see ``siamfc quantize``).
         ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
@@ -277,7 +277,7 @@ class SiamFCMultiTracker:
 
         with timer.stage("upsample_peak"):
             # 3. upsample, penalise scale changes, pick the best scale per target
-            a = self._upsample_matrix(resp.shape[-1])                                     # (M', r)
+            a = self._upsample                                                            # (M', r)
             up = (a @ resp[:, 0] @ a.t()).view(n, s, -1)                                  # (n,S,M)
             peaks = up.amax(dim=2)                                                        # (n, S)
             best = torch.argmax(peaks * self._penalty[None], dim=1)                       # (n,)
@@ -314,11 +314,6 @@ class SiamFCMultiTracker:
             self._z_sz[idx] = self._z_sz[idx] * np.sqrt(new_size.prod(axis=1) / size.prod(axis=1))
             self._size[idx] = new_size
         return score_np.astype(np.float64), scale
-
-    def _upsample_matrix(self, side: int) -> torch.Tensor:
-        if side not in self._upsample:
-            self._upsample[side] = bicubic_matrix(side, self.cfg.upscaled_size).to(self.device)
-        return self._upsample[side]
 
     def _update_lost(self, scores: np.ndarray, tracked: np.ndarray, hw: tuple[int, int]) -> None:
         """7. Lost state of the targets that ran the normal step (``tracked`` mask)."""

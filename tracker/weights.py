@@ -57,21 +57,17 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def detect_backbone(state: dict[str, torch.Tensor]) -> str | None:
-    """The registered backbone whose parameter names and shapes ``state`` has, or None."""
+    """The registered backbone that fits ``state`` best: most parameters with the right name and
+    shape, then most names (so a near miss still gets a precise error); None when no name
+    matches at all."""
     from .backbones import BACKBONES
+    scores = {}
     for name in BACKBONES:
         expected = SiamNet(name).state_dict()
-        if set(expected) == set(state) and all(state[k].shape == v.shape for k, v in expected.items()):
-            return name
-    return None
-
-
-def _closest_backbone(state: dict[str, torch.Tensor]) -> str | None:
-    """The backbone sharing the most parameter names with ``state`` (for a precise error)."""
-    from .backbones import BACKBONES
-    overlap = {name: len(set(SiamNet(name).state_dict()) & set(state)) for name in BACKBONES}
-    best = max(overlap, key=overlap.__getitem__)
-    return best if overlap[best] else None
+        shared = set(expected) & set(state)
+        scores[name] = (sum(state[k].shape == expected[k].shape for k in shared), len(shared))
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best][1] else None
 
 
 def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
@@ -79,7 +75,7 @@ def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
     read from the file when None."""
     state = load_state_dict(path)
     if backbone is None:
-        backbone = detect_backbone(state) or _closest_backbone(state)
+        backbone = detect_backbone(state)
         if backbone is None:
             from .backbones import BACKBONES
             raise WeightsError(f"weights file {path} fits none of the backbones {sorted(BACKBONES)} "
