@@ -13,13 +13,16 @@ import copy
 import os
 import warnings
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
 from .errors import WeightsError
+
+if TYPE_CHECKING:
+    from .config import TrackerConfig
 
 ENGINE = "x86"
 _OBSERVER_KEY = "activation_post_process"
@@ -156,17 +159,20 @@ def load_calibration(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
-def calibration_crops(sequences: list, exemplar_size: int = 127, instance_size: int = 255,
-                      context: float = 0.5, num_frames: int = 256, batch: int = 16,
-                      seed: int = 0) -> Iterable[torch.Tensor]:
+def calibration_crops(sequences: list, num_frames: int = 256, batch: int = 16, seed: int = 0,
+                      config: "TrackerConfig | None" = None) -> Iterable[torch.Tensor]:
     """Batches of exemplar and search crops (BGR 0-255, (B, 3, S, S)) from random annotated
-    frames of ``sequences`` (``TrainSequence``), cut the way the tracker cuts them: search
-    crops at scales 1.0375^{-1,0,1} with up to a quarter-target shift."""
+    frames of ``sequences`` (``TrainSequence``), cut the way the tracker with ``config``
+    (default: the paper's) cuts them: search crops at scale steps -1, 0 or +1 with up to a
+    quarter-target shift."""
     import cv2
 
+    from .config import TrackerConfig
     from .crops import crop_batch, frame_to_tensor
     from .geometry import context_size
 
+    cfg = config if config is not None else TrackerConfig()
+    exemplar_size, instance_size = cfg.exemplar_size, cfg.instance_size
     rng = np.random.default_rng(seed)
     pool = [(s, i) for s in sequences for i in np.flatnonzero(s.valid())]
     if not pool:
@@ -181,11 +187,11 @@ def calibration_crops(sequences: list, exemplar_size: int = 127, instance_size: 
             continue
         x, y, w, h = seq.boxes[i]
         c = np.array([x + w / 2, y + h / 2])
-        sz = float(context_size(np.array([w]), np.array([h]), context)[0])
+        sz = float(context_size(np.array([w]), np.array([h]), cfg.context)[0])
         t = frame_to_tensor(img)
         zs.append(crop_batch(t, torch.from_numpy(c[None]), torch.tensor([sz]), exemplar_size))
         shift = c + rng.uniform(-0.25, 0.25, 2) * [w, h]
-        side = sz * instance_size / exemplar_size * 1.0375 ** rng.integers(-1, 2)
+        side = sz * instance_size / exemplar_size * cfg.scale_step ** rng.integers(-1, 2)
         xs.append(crop_batch(t, torch.from_numpy(shift[None]), torch.tensor([side]), instance_size))
         if len(xs) == batch:
             yield torch.cat(zs)
