@@ -211,3 +211,57 @@ def test_two_process_gloo_training(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     state = torch.load(tmp_path / "run" / "last.pth", weights_only=True)
     assert state["epoch"] == 1 and state["step"] == 2      # 4 steps in all, 2 per rank
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"neg_prob": 1.5}, "neg_prob is a probability"),
+    ({"occlude_prob": -0.1}, "occlude_prob is a probability"),
+    ({"shift": float("nan")}, "shift must be a finite number"),
+    ({"color_jitter": 1.0}, "color_jitter must be < 1"),
+    ({"instance_size": 250}, "multiple of total_stride"),
+    ({"max_gap": 0}, "max_gap must be a positive integer"),
+    ({"flip": 0.5}, "unknown keys ['flip']"),
+])
+def test_pair_config_rejects_bad_values(values, message):
+    with pytest.raises(ValueError) as err:
+        PairConfig.from_dict(values)
+    assert message in str(err.value)
+
+
+def test_pair_config_without_augmentation_crops_plainly():
+    """All augmentations off: the exemplar is the plain context crop, the label disc centred."""
+    img = np.random.default_rng(0).integers(0, 256, (200, 240, 3), dtype=np.uint8)
+    box = np.array([100.0, 80.0, 40.0, 30.0])
+    off = PairConfig.from_dict({"shift": 0, "scale_jitter": 0, "aspect_jitter": 0, "flip_prob": 0,
+                                "gray_prob": 0, "color_jitter": 0, "blur_prob": 0,
+                                "occlude_prob": 0})
+    ds = PairDataset([TrainSequence("s", ("a.jpg",), np.array([0]), box[None])], 1, off)
+    z, x, labels = ds.make_pair(img, box, img, box, False, np.random.default_rng(1))
+    z2, x2, _ = ds.make_pair(img, box, img, box, False, np.random.default_rng(2))
+    np.testing.assert_array_equal(z, z2)          # nothing random left in the crops
+    np.testing.assert_array_equal(x, x2)
+    np.testing.assert_array_equal(labels, label_map(17, (8, 8), 2))
+    on = PairDataset(ds.sequences, 1, PairConfig())
+    za, _, _ = on.make_pair(img, box, img, box, False, np.random.default_rng(1))
+    assert not np.array_equal(za, z)              # the default recipe does change them
+
+
+def test_train_cli_set_reaches_the_run_and_resume_checks_it(tmp_path, capsys):
+    from tracker.cli import main
+    data = make_got_root(tmp_path / "data")
+    args = ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
+            "--pairs-per-epoch", "8", "--batch-size", "4", "--workers", "0", "--device", "cpu",
+            "--quiet"]
+    assert main(args + ["--set", "neg_prob=0", "--set", "occlude_prob=0"]) == 0
+    saved = torch.load(tmp_path / "run" / "last.pth", weights_only=True)["config"]["pairs"]
+    assert saved["neg_prob"] == 0 and saved["occlude_prob"] == 0 and saved["flip_prob"] == 0.5
+    # resuming with other augmentation settings is refused, naming the change
+    assert main(args + ["--epochs", "2", "--resume", "--set", "neg_prob=0"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume with different settings (pairs.occlude_prob: 0 -> 0.1)" in err
+    # the same settings and more epochs continue the run
+    assert main(args + ["--epochs", "2", "--resume", "--set", "neg_prob=0",
+                        "--set", "occlude_prob=0"]) == 0
+    assert (tmp_path / "run" / "epoch_002.pth").is_file()
+    assert main(args + ["--set", "bogus=1"]) == 2
+    assert "unknown keys ['bogus']" in capsys.readouterr().err

@@ -218,7 +218,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
                       batch_size=args.batch_size, loss=args.loss, backbone=args.backbone,
                       workers=args.workers, seed=args.seed, amp=args.amp,
-                      pairs=PairConfig(instance_size=args.search_size))
+                      pairs=PairConfig.from_dict({"instance_size": args.search_size,
+                                                  **parse_settings(args.set or [])}))
     trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,
                       validate=validate, validate_every=args.val_every)
     if args.resume and trainer.resume():
@@ -626,6 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-size", type=int, default=255, choices=[239, 255],
                    help="search crop side: 255 (what the tracker uses) or the paper's central 239")
     p.add_argument("--backbone", default="alexnet", choices=backbone_names)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a PairConfig field (sampling and augmentation), e.g. "
+                        "--set neg_prob=0 --set occlude_prob=0; repeatable")
     p.add_argument("--workers", type=int, default=1, help="data loader processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])

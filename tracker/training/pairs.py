@@ -9,7 +9,9 @@ where the target really lies in the search crop (shifts are known), radius 16 px
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import cv2
 import numpy as np
@@ -44,6 +46,40 @@ class PairConfig:
     color_jitter: float = 0.2    # brightness/contrast/saturation amplitude
     blur_prob: float = 0.1       # search crop blurred
     occlude_prob: float = 0.1    # a mean-coloured patch over part of the search crop
+
+    def __post_init__(self) -> None:
+        def check(cond: bool, msg: str) -> None:
+            if not cond:
+                raise ValueError(f"PairConfig: {msg}")
+
+        for key in ("exemplar_size", "instance_size", "total_stride", "max_gap"):
+            value = getattr(self, key)
+            check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
+                  f"{key} must be a positive integer, got {value!r}")
+        check(self.instance_size > self.exemplar_size
+              and (self.instance_size - self.exemplar_size) % self.total_stride == 0,
+              f"instance_size - exemplar_size must be a positive multiple of total_stride "
+              f"({self.total_stride}), got {self.instance_size} - {self.exemplar_size}")
+        for key in ("neg_prob", "flip_prob", "gray_prob", "blur_prob", "occlude_prob"):
+            value = getattr(self, key)
+            check(isinstance(value, (int, float)) and 0 <= value <= 1,
+                  f"{key} is a probability in [0, 1], got {value!r}")
+        for key in ("context", "positive_radius", "shift", "scale_jitter", "aspect_jitter",
+                    "color_jitter"):
+            value = getattr(self, key)
+            check(isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
+                  f"{key} must be a finite number >= 0, got {value!r}")
+        check(self.positive_radius > 0, "positive_radius must be > 0")
+        check(self.color_jitter < 1, f"color_jitter must be < 1, got {self.color_jitter}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "PairConfig":
+        """Build from a mapping; unknown keys raise ``ValueError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"PairConfig: unknown keys {unknown}; known keys: {sorted(known)}")
+        return cls(**dict(values))
 
     @property
     def response_size(self) -> int:

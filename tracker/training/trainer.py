@@ -92,6 +92,17 @@ def _train_config_dict(cfg: TrainConfig) -> dict:
     return d
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    """``{"pairs": {"neg_prob": 0.2}}`` -> ``{"pairs.neg_prob": 0.2}``."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 class Trainer:
     """Trains a ``SiamNet`` on pairs from ``sequences``; checkpoints into ``run_dir``.
 
@@ -155,6 +166,15 @@ class Trainer:
         if not path.is_file():
             return False
         state = torch.load(path, map_location=self.device, weights_only=True)
+        saved = _flat(state.get("config") or {})
+        current = _flat(_train_config_dict(self.cfg))
+        # what the run is may not change under it; epochs, workers and amp may
+        changed = sorted(k for k in current if k not in ("epochs", "workers", "amp")
+                         and k in saved and saved[k] != current[k])
+        if changed:
+            detail = ", ".join(f"{k}: {saved[k]!r} -> {current[k]!r}" for k in changed)
+            raise ValueError(f"{path}: cannot resume with different settings ({detail}); "
+                             f"use the original settings or a new --out folder")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
