@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.training.losses import balanced_weights, label_map, logistic_loss, triplet_loss
+from tracker.training.losses import (balanced_weights, distill_loss, label_map, logistic_loss,
+                                    triplet_loss)
 from tracker.training.pairs import PairConfig, PairDataset
 from tracker.training.sequences import TrainSequence, read_got_style
 from tracker.training.trainer import TrainConfig, Trainer, learning_rate
@@ -265,3 +266,39 @@ def test_train_cli_set_reaches_the_run_and_resume_checks_it(tmp_path, capsys):
     assert (tmp_path / "run" / "epoch_002.pth").is_file()
     assert main(args + ["--set", "bogus=1"]) == 2
     assert "unknown keys ['bogus']" in capsys.readouterr().err
+
+
+def test_distill_loss_is_a_kl_divergence():
+    labels = torch.from_numpy(label_map(17, (8, 8), 2))[None, None].repeat(2, 1, 1, 1)
+    teacher = torch.randn(2, 1, 17, 17) * 3
+    assert distill_loss(teacher.clone(), teacher, labels).item() == pytest.approx(0, abs=1e-6)
+    student = (teacher + 0.5 * torch.randn_like(teacher)).requires_grad_()
+    loss = distill_loss(student, teacher, labels)
+    assert loss.item() > 0
+    loss.backward()   # the gradient points the student's scores towards the teacher's
+    assert (torch.sign(student.grad) == torch.sign(student - teacher).detach()).all()
+    with pytest.raises(ValueError, match="same crop sizes"):
+        distill_loss(torch.zeros(1, 1, 15, 15), torch.zeros(1, 1, 17, 17), labels[:1])
+
+
+def test_distillation_pulls_the_student_to_the_teacher(tmp_path, capsys):
+    """A half-width student trained against a teacher's maps only (task loss weight swamped)."""
+    from tracker.cli import main
+    from tracker.network import SiamNet, init_weights
+    from tracker.training.trainer import read_history
+    torch.manual_seed(1)
+    teacher = SiamNet("alexnet_half")
+    init_weights(teacher)
+    torch.save(teacher.state_dict(), tmp_path / "teacher.pth")
+    data = make_got_root(tmp_path / "data")
+    code = main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "2",
+                 "--pairs-per-epoch", "24", "--batch-size", "4", "--workers", "0", "--device", "cpu",
+                 "--backbone", "alexnet_half", "--distill", str(tmp_path / "teacher.pth"),
+                 "--distill-weight", "20", "--set", "neg_prob=0"])
+    assert code == 0
+    rows = read_history(tmp_path / "run")
+    assert len(rows) == 2 and rows[-1]["distill"] < rows[0]["distill"]
+    assert "distillation" in capsys.readouterr().err
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "run2"), "--quiet",
+                 "--distill", str(tmp_path / "missing.pth")]) == 2
+    assert "missing.pth" in capsys.readouterr().err

@@ -218,6 +218,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
                       batch_size=args.batch_size, loss=args.loss, backbone=args.backbone,
                       workers=args.workers, seed=args.seed, amp=args.amp,
+                      distill=args.distill or "", distill_weight=args.distill_weight,
                       pairs=PairConfig.from_dict({"instance_size": args.search_size,
                                                   **parse_settings(args.set or [])}))
     trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,
@@ -237,7 +238,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.reset()
         bar.set_description(f"epoch {row['epoch'] + 1}")
         auc = f" dev AUC {row['dev_auc']:.3f}" if row["dev_auc"] == row["dev_auc"] else ""
-        _say(args, f"epoch {row['epoch']}: loss {row['loss']:.4f} pos {row['pos_score']:.3f} "
+        distill = f" (distillation {row['distill']:.4f})" if "distill" in row else ""
+        _say(args, f"epoch {row['epoch']}: loss {row['loss']:.4f}{distill} pos {row['pos_score']:.3f} "
                    f"neg {row['neg_score']:.3f} {row['pairs_per_s']:.1f} pairs/s{auc}, "
                    f"{row['skipped']} unreadable frames skipped -> {row['weights']}")
 
@@ -630,6 +632,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a PairConfig field (sampling and augmentation), e.g. "
                         "--set neg_prob=0 --set occlude_prob=0; repeatable")
+    p.add_argument("--distill", metavar="TEACHER.pth",
+                   help="also train the response maps towards those of these weights (e.g. "
+                        "a lighter --backbone learning from weights/siamfc_alexnet.pth)")
+    p.add_argument("--distill-weight", type=float, default=1.0,
+                   help="weight of the distillation term (default 1)")
     p.add_argument("--workers", type=int, default=1, help="data loader processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])

@@ -59,4 +59,21 @@ def triplet_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return per_map.mean()
 
 
+def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor,
+                 labels: torch.Tensor) -> torch.Tensor:
+    """Distillation: per-cell Bernoulli KL(teacher || student) of the response scores.
+
+    logits, teacher_logits, labels: (B, 1, h, w). The cells are weighted as in the logistic
+    loss (``balanced_weights(labels)``), so the few cells on the target count as much as the
+    background; zero when the student's logits equal the teacher's.
+    """
+    if logits.shape != teacher_logits.shape:
+        raise ValueError(f"student response {tuple(logits.shape)} and teacher response "
+                         f"{tuple(teacher_logits.shape)} differ; use the same crop sizes")
+    target = torch.sigmoid(teacher_logits.float())
+    cross = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
+    entropy = F.binary_cross_entropy_with_logits(teacher_logits.float(), target, reduction="none")
+    return ((cross - entropy) * balanced_weights(labels)).flatten(1).sum(1).mean()
+
+
 LOSSES = {"logistic": logistic_loss, "triplet": triplet_loss}

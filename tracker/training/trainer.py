@@ -20,7 +20,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from ..network import SiamNet, init_weights
-from .losses import LOSSES
+from ..weights import load_model
+from .losses import LOSSES, distill_loss
 from .pairs import PairConfig, PairDataset
 from .sequences import TrainSequence
 
@@ -43,6 +44,8 @@ class TrainConfig:
     workers: int = 1
     seed: int = 0
     amp: str = "auto"            # auto | bf16 | off
+    distill: str = ""            # teacher weights: also match its response maps
+    distill_weight: float = 1.0  # weight of the distillation term next to the task loss
     pairs: PairConfig = field(default_factory=PairConfig)
 
     def __post_init__(self) -> None:
@@ -55,6 +58,8 @@ class TrainConfig:
                 raise ValueError(f"{key} must be >= 1")
         if not (0 < self.lr_end <= self.lr_start):
             raise ValueError("need 0 < lr_end <= lr_start")
+        if not (math.isfinite(self.distill_weight) and self.distill_weight >= 0):
+            raise ValueError(f"distill_weight must be a finite number >= 0, got {self.distill_weight}")
 
     @property
     def steps_per_epoch(self) -> int:
@@ -135,6 +140,11 @@ class Trainer:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr_start,
                                          momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         self.loss_fn = LOSSES[cfg.loss]
+        # distillation: a frozen teacher network scores the same pairs
+        self.teacher: SiamNet | None = None
+        if cfg.distill:
+            self.teacher = load_model(cfg.distill).to(self.device).to(memory_format=torch.channels_last)
+            self.teacher.requires_grad_(False)
         self.steps_per_epoch = max(1, math.ceil(cfg.steps_per_epoch / self.world))
         seed = cfg.seed if self.world == 1 else cfg.seed * 1000 + self.rank
         self.dataset = PairDataset(sequences, self.steps_per_epoch * cfg.batch_size, cfg.pairs,
@@ -193,7 +203,7 @@ class Trainer:
                                 num_workers=cfg.workers, drop_last=True,
                                 persistent_workers=False, prefetch_factor=4 if cfg.workers else None)
             self.model.train()
-            sums = {"loss": 0.0, "pos": 0.0, "neg": 0.0, "n": 0, "skipped": 0}
+            sums = {"loss": 0.0, "pos": 0.0, "neg": 0.0, "n": 0, "skipped": 0, "distill": 0.0}
             start = time.perf_counter()
             for i, (z, x, labels, skipped) in enumerate(loader):
                 sums["skipped"] += int(skipped.sum())
@@ -206,6 +216,13 @@ class Trainer:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                     logits = self.net(z, x)
                 loss = self.loss_fn(logits.float(), labels)
+                if self.teacher is not None:
+                    with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                                         enabled=self.bf16):
+                        teacher_logits = self.teacher(z, x)
+                    distill = distill_loss(logits, teacher_logits, labels)
+                    sums["distill"] += distill.item()
+                    loss = loss + cfg.distill_weight * distill
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at step {self.step}")
                 self.optimizer.zero_grad(set_to_none=True)
@@ -228,6 +245,8 @@ class Trainer:
                    "pos_score": sums["pos"] / n, "neg_score": sums["neg"] / n,
                    "pairs_per_s": n * cfg.batch_size * self.world / elapsed, "seconds": elapsed,
                    "skipped": self._all_ranks_sum(sums["skipped"])}
+            if self.teacher is not None:
+                row["distill"] = sums["distill"] / n   # its share of "loss", unweighted
             weights = self.save()
             row["dev_auc"] = float("nan")
             if self.validate is not None and self.rank == 0 and (
