@@ -167,6 +167,50 @@ def test_live_loop_headless_keys(tmp_path, tiny_video, small_clip, random_weight
     assert frame_count(tmp_path / "rec.avi") == 7
 
 
+def test_live_recording_keeps_the_camera_frame_count(tmp_path, tiny_video, small_clip,
+                                                      random_weights, monkeypatch):
+    """A slow tracker on a live feed drops stale frames; the recording repeats the annotated
+    frame in their place, so it has as many frames as the camera sent and plays at its speed."""
+    import time
+
+    from tracker import cli_webcam
+    monkeypatch.setattr(cli_webcam, "is_live", lambda source: True)
+    tracker = SiamFCMultiTracker.from_pretrained(random_weights, device="cpu")
+    update = tracker.update
+
+    def slow_update(frame):
+        time.sleep(0.05)
+        return update(frame)
+
+    tracker.update = slow_update
+    options = LiveOptions(record=str(tmp_path / "rec.avi"), boxes=[tuple(small_clip.boxes[0])])
+    stats = run_live(str(tiny_video), tracker, None, options)
+    assert stats.dropped > 0 and stats.frames + stats.dropped == len(small_clip.frames)
+    assert frame_count(tmp_path / "rec.avi") == len(small_clip.frames)
+
+
+def test_live_feed_that_dropped_frame_0_still_starts_tracking(tmp_path, tiny_video, small_clip,
+                                                               random_weights, monkeypatch):
+    from tracker import cli_webcam
+
+    class LateReader(cli_webcam.BackgroundReader):
+        """Frame 0 went stale before the loop took it."""
+
+        def __iter__(self):
+            for index, frame in super().__iter__():
+                if index == 0:
+                    self.dropped += 1
+                    continue
+                yield index, frame
+
+    monkeypatch.setattr(cli_webcam, "BackgroundReader", LateReader)
+    tracker = SiamFCMultiTracker.from_pretrained(random_weights, device="cpu")
+    options = LiveOptions(output_boxes=str(tmp_path / "b.csv"), boxes=[tuple(small_clip.boxes[0])])
+    stats = run_live(str(tiny_video), tracker, None, options)
+    frames = sorted({int(r["frame"]) for r in read_box_csv(tmp_path / "b.csv")})
+    assert stats.dropped == 1 and frames == list(range(1, len(small_clip.frames)))
+
+
 def test_webcam_command_with_a_file_for_camera(tmp_path, tiny_video, small_clip, random_weights, capsys):
     code = run("webcam", "--camera", tiny_video, *box_args(small_clip), "--no-display",
                "--output-boxes", tmp_path / "b.json", "--weights", random_weights)

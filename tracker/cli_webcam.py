@@ -126,9 +126,11 @@ def run_live(source_name: str, tracker: SiamFCMultiTracker, display: Display | N
         if display is not None:
             stack.callback(display.close)
         last = time.perf_counter()
+        recorded_drops = 0   # stale frames the recording has stood in for so far
         for index, frame in reader:
-            # targets: the given boxes on the first frame, else one drawn by the user
-            if index == 0 and (options.boxes or display is not None):
+            # targets: the given boxes on the first frame taken (a live feed may have dropped
+            # frame 0 already), else one drawn by the user
+            if stats.frames == 0 and (options.boxes or display is not None):
                 boxes = list(options.boxes)
                 if not boxes and display is not None:
                     boxes = [b for b in [display.select_box(frame, "draw the target")] if b]
@@ -147,7 +149,11 @@ def run_live(source_name: str, tracker: SiamFCMultiTracker, display: Display | N
             shown = draw_targets(frame, results, selected)
             status = f"{fps:.1f} fps  {len(results)} target{'s' * (len(results) != 1)}  frame {index}"
             if sink is not None:
-                sink.write(shown)
+                # a live feed drops stale frames; this frame stands in for them, so the
+                # recording keeps the camera's frame count and plays back at its speed
+                for _ in range(1 + reader.dropped - recorded_drops):
+                    sink.write(shown)
+                recorded_drops = reader.dropped
             if options.max_frames is not None and stats.frames >= options.max_frames:
                 break
             if display is None:
