@@ -8,7 +8,19 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
+
+
+T = TypeVar("T")
+
+
+def dataclass_from_dict(cls: type[T], values: Mapping[str, Any]) -> T:
+    """``cls(**values)`` for a dataclass, with unknown keys a ``ValueError`` naming the known ones."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown keys {unknown}; known keys: {sorted(known)}")
+    return cls(**dict(values))
 
 
 @dataclass(frozen=True)
@@ -96,11 +108,7 @@ class TrackerConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "TrackerConfig":
         """Build from a mapping; unknown keys raise ``ValueError``."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"TrackerConfig: unknown keys {unknown}; known keys: {sorted(known)}")
-        return cls(**dict(values))
+        return dataclass_from_dict(cls, values)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "TrackerConfig":

@@ -9,7 +9,6 @@ where the target really lies in the search crop (shifts are known), radius 16 px
 from __future__ import annotations
 
 import math
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..config import dataclass_from_dict
 from ..geometry import context_size, ltwh_to_cxcywh
 from .losses import label_map
 from .sequences import TrainSequence
@@ -75,11 +75,7 @@ class PairConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "PairConfig":
         """Build from a mapping; unknown keys raise ``ValueError``."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"PairConfig: unknown keys {unknown}; known keys: {sorted(known)}")
-        return cls(**dict(values))
+        return dataclass_from_dict(cls, values)
 
     @property
     def response_size(self) -> int:
