@@ -221,6 +221,7 @@ def test_two_process_gloo_training(tmp_path):
     ({"color_jitter": 1.0}, "color_jitter must be < 1"),
     ({"instance_size": 250}, "multiple of total_stride"),
     ({"max_gap": 0}, "max_gap must be a positive integer"),
+    ({"flip_prob": True}, "flip_prob is a probability"),
     ({"flip": 0.5}, "unknown keys ['flip']"),
 ])
 def test_pair_config_rejects_bad_values(values, message):
