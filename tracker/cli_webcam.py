@@ -151,9 +151,10 @@ def run_live(source_name: str, tracker: SiamFCMultiTracker, display: Display | N
             if sink is not None:
                 # a live feed drops stale frames; this frame stands in for them, so the
                 # recording keeps the camera's frame count and plays back at its speed
-                for _ in range(1 + reader.dropped - recorded_drops):
+                dropped = reader.dropped    # read once: the reader thread goes on dropping
+                for _ in range(1 + dropped - recorded_drops):
                     sink.write(shown)
-                recorded_drops = reader.dropped
+                recorded_drops = dropped
             if options.max_frames is not None and stats.frames >= options.max_frames:
                 break
             if display is None:
