@@ -488,21 +488,28 @@ def build_parser() -> argparse.ArgumentParser:
     from .backbones import BACKBONES
     backbone_names = sorted(BACKBONES)
 
-    def model_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    def weights_options(p: argparse.ArgumentParser) -> None:
+        """--weights / --lite / --backbone, read by ``_weights``."""
         p.add_argument("--weights", default=None,
                        help="weights file (default: weights/siamfc_alexnet.pth)")
         p.add_argument("--lite", action="store_true",
                        help="use the lighter network, weights/siamfc_lite.pth (faster on a CPU)")
         p.add_argument("--backbone", choices=backbone_names,
                        help="network of --weights (read from the file when omitted)")
+
+    def dtype_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "int8"],
+                       help=DTYPE_HELP)
+
+    def model_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+        weights_options(p)
         p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a TrackerConfig field, e.g. --set window_influence=0.2 "
                             "(repeatable)")
         p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-        p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "int8"],
-                       help=DTYPE_HELP)
+        dtype_option(p)
 
     def output_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--box", action="append", default=[],
@@ -559,13 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
     p.add_argument("--frames", type=int, default=300, help="updates timed")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
-    p.add_argument("--weights", default=None, help="weights file (default: weights/siamfc_alexnet.pth)")
-    p.add_argument("--lite", action="store_true", help="the lighter network, weights/siamfc_lite.pth")
-    p.add_argument("--backbone", choices=backbone_names,
-                   help="network of --weights (read from the file when omitted)")
+    weights_options(p)
     p.add_argument("--no-opencv", action="store_true", help="skip OpenCV's trackers")
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "int8"],
-                   help=DTYPE_HELP)
+    dtype_option(p)
 
     p.add_argument("--nano-backbone", help="OpenCV NanoTrack backbone ONNX")
     p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
@@ -584,9 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(writes <weights>.int8.pth)")
     p.add_argument("--data", action="append", required=True,
                    help="training-style sequences to take calibration crops from (repeatable)")
-    p.add_argument("--weights", help="weights file (default: weights/siamfc_alexnet.pth)")
-    p.add_argument("--lite", action="store_true", help="calibrate weights/siamfc_lite.pth")
-    p.add_argument("--backbone", choices=backbone_names, help="read from --weights when omitted")
+    weights_options(p)
     p.add_argument("--frames", type=int, default=256, help="annotated frames to sample")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output file (default: beside the weights, <weights>.int8.pth)")
@@ -612,8 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "weights/siamfc_alexnet.pth; the backbone is read from the file)")
     p.add_argument("--lite-weights", default=None,
                    help="weights of siamfc-lite (default: weights/siamfc_lite.pth)")
-    p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "int8"],
-                   help=DTYPE_HELP)
+    dtype_option(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)
 
