@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.crops import crop_batch, crop_numpy, frame_to_tensor
+from tracker.crops import FrameCrops, crop_batch, crop_numpy, frame_to_tensor
 
 
 def smooth_frame(h=120, w=160, seed=0):
@@ -52,3 +52,24 @@ def test_batch_order_and_shapes(device):
     for i in range(3):
         one = crop_batch(frame_to_tensor(frame, device), centers[i:i + 1], sizes[i:i + 1], 25)
         torch.testing.assert_close(batch[i:i + 1], one)
+
+
+@pytest.mark.parametrize("centers,sizes,out", [
+    ([[30.3, 70.7]], [90.5], 64),
+    ([[0.0, 0.0], [159.0, 119.0]], [40.0, 300.0], 33),      # corners: half the crop is padding
+    ([[80.0, 60.0]] * 3, [200.0, 207.5, 215.0], 127),       # the three scales of one target
+    ([[-500.0, -500.0]], [50.0], 17),                       # entirely outside: all mean
+])
+def test_frame_crops_match_grid_sample(centers, sizes, out, device):
+    frame = smooth_frame()
+    ref = crop_batch(frame_to_tensor(frame), torch.tensor(centers), torch.tensor(sizes), out)
+    got = FrameCrops(frame, device)(np.array(centers), np.array(sizes), out)
+    assert got.shape == ref.shape and got.dtype == torch.float32
+    assert got.device.type == torch.device(device).type
+    # the CPU path is OpenCV's warp (1/32-px positions): within 0.05 grey levels
+    assert (got.cpu() - ref).abs().max() < 0.05
+
+
+def test_frame_crops_are_channels_last_on_cpu():
+    x = FrameCrops(smooth_frame(), "cpu")(np.array([[50.0, 40.0]] * 3), np.array([60.0, 62.0, 64.0]), 31)
+    assert x.is_contiguous(memory_format=torch.channels_last)

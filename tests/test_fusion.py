@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from tracker.backbones import BACKBONES
 from tracker.fusion import fold_batchnorm
 from tracker.network import SiamNet, init_weights
 
@@ -21,7 +22,7 @@ def trained_like_net(seed: int = 0, backbone: str = "alexnet") -> SiamNet:
     return net.eval()
 
 
-@pytest.mark.parametrize("backbone", ["alexnet", "alexnet_half", "mobile"])
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
 @pytest.mark.parametrize("size", [127, 255])
 def test_folded_backbone_matches(size, backbone, device):
     net = trained_like_net(backbone=backbone).to(device)

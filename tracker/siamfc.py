@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import TrackerConfig
-from .crops import crop_batch, frame_to_tensor
+from .crops import FrameCrops
 from .frames import as_bgr
 from .fusion import fold_batchnorm
 from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh, scale_factors,
@@ -207,8 +207,7 @@ class SiamFCMultiTracker:
         center, size = cxcywh[:, :2], cxcywh[:, 2:]
         # exemplar side s_z = sqrt((w + p)(h + p)), p = context * (w + h)
         z_sz = context_size(size[:, 0], size[:, 1], cfg.context)
-        img = frame_to_tensor(frame, self.device)
-        z = crop_batch(img, torch.from_numpy(center), torch.from_numpy(z_sz), cfg.exemplar_size)
+        z = FrameCrops(frame, self.device)(center, z_sz, cfg.exemplar_size)
         feat = self.model.features(z.to(self.dtype).contiguous(memory_format=torch.channels_last)).float()
         self._z_feat = feat if self._z_feat is None else torch.cat([self._z_feat, feat])
         self._center = np.concatenate([self._center, center])
@@ -240,7 +239,7 @@ class SiamFCMultiTracker:
         n = len(self.ids)
         hw = frame.shape[:2]
         with self.timer.stage("crop"):
-            img = frame_to_tensor(frame, self.device)
+            img = FrameCrops(frame, self.device)
         scores, scales = np.zeros(n), np.ones(n)
         searching = self._lost & cfg.redetect           # these run the wide search instead
         track = np.flatnonzero(~searching)
@@ -253,9 +252,9 @@ class SiamFCMultiTracker:
         return [TrackResult(tuple(float(v) for v in boxes[i]), float(scores[i]), float(scales[i]),
                             self.ids[i], bool(self._lost[i])) for i in range(n)]
 
-    def _track(self, img: torch.Tensor, idx: np.ndarray, hw: tuple[int, int]
+    def _track(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int]
                ) -> tuple[np.ndarray, np.ndarray]:
-        """The SiamFC step for targets ``idx`` on frame ``img`` (1, 3, H, W); returns their
+        """The SiamFC step for targets ``idx`` on the frame ``img``; returns their
         (scores, chosen scales) and moves their centres and sizes."""
         cfg = self.cfg
         n, s = len(idx), cfg.num_scales
@@ -266,8 +265,8 @@ class SiamFCMultiTracker:
             x_sz = self._z_sz[idx] * cfg.instance_size / cfg.exemplar_size              # (n,)
             sizes = (x_sz[:, None] * self.scales[None, :]).reshape(-1)                   # (n*S,)
             centers = np.repeat(self._center[idx], s, axis=0)                             # (n*S, 2)
-            x = crop_batch(img, torch.from_numpy(centers), torch.from_numpy(sizes),
-                           cfg.instance_size).to(self.dtype).contiguous(memory_format=torch.channels_last)
+            x = img(centers, sizes, cfg.instance_size)
+            x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
 
         # 2. features and cross-correlation with each target's exemplar
         with timer.stage("backbone"):
@@ -338,7 +337,7 @@ class SiamFCMultiTracker:
         cfg = self.cfg
         return float(self._z_sz[i] * cfg.wide_size / cfg.exemplar_size)
 
-    def _redetect(self, img: torch.Tensor, i: int, hw: tuple[int, int]) -> float:
+    def _redetect(self, img: FrameCrops, i: int, hw: tuple[int, int]) -> float:
         """One wide search for lost target ``i`` at the next centre of its tour; on a score of
         at least ``recover_threshold`` the target resumes there. Returns the peak score."""
         cfg = self.cfg
@@ -347,8 +346,8 @@ class SiamFCMultiTracker:
         self._tile_next[i] += 1
         side = self._wide_side(i)
         with self.timer.stage("redetect"):
-            x = crop_batch(img, torch.from_numpy(centre[None]), torch.tensor([side], dtype=torch.float64),
-                           cfg.wide_size).to(self.dtype).contiguous(memory_format=torch.channels_last)
+            x = img(centre[None], np.array([side]), cfg.wide_size)
+            x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
             resp = self.model.head(self._z_feat[i:i + 1], self.model.features(x).float())[0, 0]
             flat = int(torch.argmax(resp))
             score = float(torch.sigmoid(resp.reshape(-1)[flat]))
