@@ -79,12 +79,6 @@ def alexnet_half() -> nn.Module:
     return AlexNet(0.5)
 
 
-@register_backbone("alexnet_quarter")
-def alexnet_quarter() -> nn.Module:
-    """AlexNet at quarter width (0.24 M parameters, a ninth of the multiply-adds)."""
-    return AlexNet(0.25)
-
-
 def _separable(cin: int, cout: int, k: int, stride: int = 1, last: bool = False) -> nn.Sequential:
     """Depthwise k x k (+BN+ReLU) then pointwise 1x1 (+BN+ReLU unless ``last``)."""
     layers: list[nn.Module] = [
