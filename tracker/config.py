@@ -14,6 +14,11 @@ from typing import Any, Mapping, TypeVar
 T = TypeVar("T")
 
 
+def is_number(value: Any) -> bool:
+    """An int or float, not a bool (``True`` is an int in Python, never a size or probability)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def dataclass_from_dict(cls: type[T], values: Mapping[str, Any]) -> T:
     """``cls(**values)`` for a dataclass, with unknown keys a ``ValueError`` naming the known ones."""
     known = {f.name for f in dataclasses.fields(cls)}
@@ -64,8 +69,8 @@ class TrackerConfig:
                     "min_scale", "max_scale", "lost_threshold", "recover_threshold",
                     "redetect_factor"):
             value = getattr(self, key)
-            check(isinstance(value, (int, float)) and not isinstance(value, bool)
-                  and math.isfinite(value), f"{key} must be a finite number, got {value!r}")
+            check(is_number(value) and math.isfinite(value),
+                  f"{key} must be a finite number, got {value!r}")
         check(self.num_scales % 2 == 1, f"num_scales must be odd, got {self.num_scales}")
         check(self.instance_size > self.exemplar_size,
               f"instance_size ({self.instance_size}) must exceed exemplar_size ({self.exemplar_size})")

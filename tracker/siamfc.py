@@ -200,6 +200,10 @@ class SiamFCMultiTracker:
         assert self._z_feat is not None
         self._z_feat = self._z_feat[keep] if keep else None
 
+    def _backbone_input(self, crops: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) float32 crops in the backbone's precision and channels-last layout."""
+        return crops.to(self.dtype).contiguous(memory_format=torch.channels_last)
+
     @torch.inference_mode()
     def _add(self, frame: np.ndarray, boxes: np.ndarray) -> None:
         cfg = self.cfg
@@ -207,8 +211,8 @@ class SiamFCMultiTracker:
         center, size = cxcywh[:, :2], cxcywh[:, 2:]
         # exemplar side s_z = sqrt((w + p)(h + p)), p = context * (w + h)
         z_sz = context_size(size[:, 0], size[:, 1], cfg.context)
-        z = FrameCrops(frame, self.device)(center, z_sz, cfg.exemplar_size)
-        feat = self.model.features(z.to(self.dtype).contiguous(memory_format=torch.channels_last)).float()
+        z = self._backbone_input(FrameCrops(frame, self.device)(center, z_sz, cfg.exemplar_size))
+        feat = self.model.features(z).float()
         self._z_feat = feat if self._z_feat is None else torch.cat([self._z_feat, feat])
         self._center = np.concatenate([self._center, center])
         self._size = np.concatenate([self._size, size])
@@ -265,8 +269,7 @@ class SiamFCMultiTracker:
             x_sz = self._z_sz[idx] * cfg.instance_size / cfg.exemplar_size              # (n,)
             sizes = (x_sz[:, None] * self.scales[None, :]).reshape(-1)                   # (n*S,)
             centers = np.repeat(self._center[idx], s, axis=0)                             # (n*S, 2)
-            x = img(centers, sizes, cfg.instance_size)
-            x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
+            x = self._backbone_input(img(centers, sizes, cfg.instance_size))
 
         # 2. features and cross-correlation with each target's exemplar
         with timer.stage("backbone"):
@@ -346,8 +349,7 @@ class SiamFCMultiTracker:
         self._tile_next[i] += 1
         side = self._wide_side(i)
         with self.timer.stage("redetect"):
-            x = img(centre[None], np.array([side]), cfg.wide_size)
-            x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
+            x = self._backbone_input(img(centre[None], np.array([side]), cfg.wide_size))
             resp = self.model.head(self._z_feat[i:i + 1], self.model.features(x).float())[0, 0]
             flat = int(torch.argmax(resp))
             score = float(torch.sigmoid(resp.reshape(-1)[flat]))

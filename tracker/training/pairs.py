@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..config import dataclass_from_dict
+from ..config import dataclass_from_dict, is_number
 from ..geometry import context_size, ltwh_to_cxcywh
 from .losses import label_map
 from .sequences import TrainSequence
@@ -62,14 +62,12 @@ class PairConfig:
               f"({self.total_stride}), got {self.instance_size} - {self.exemplar_size}")
         for key in ("neg_prob", "flip_prob", "gray_prob", "blur_prob", "occlude_prob"):
             value = getattr(self, key)
-            check(isinstance(value, (int, float)) and not isinstance(value, bool)
-                  and 0 <= value <= 1,
+            check(is_number(value) and 0 <= value <= 1,
                   f"{key} is a probability in [0, 1], got {value!r}")
         for key in ("context", "positive_radius", "shift", "scale_jitter", "aspect_jitter",
                     "color_jitter"):
             value = getattr(self, key)
-            check(isinstance(value, (int, float)) and not isinstance(value, bool)
-                  and math.isfinite(value) and value >= 0,
+            check(is_number(value) and math.isfinite(value) and value >= 0,
                   f"{key} must be a finite number >= 0, got {value!r}")
         check(self.positive_radius > 0, "positive_radius must be > 0")
         check(self.color_jitter < 1, f"color_jitter must be < 1, got {self.color_jitter}")
