@@ -111,6 +111,14 @@ def test_bench_runs_and_reports_stages(random_weights, capsys):
     assert "cost per additional target" in out
 
 
+@pytest.mark.parametrize("setting,code", [("num_scales=5", 0), ("num_scales=4", 2), ("bogus=1", 2)])
+def test_bench_takes_settings(random_weights, setting, code, capsys):
+    assert run("bench", "--frames", 2, "--no-opencv", "--device", "cpu", "--weights",
+               random_weights, "--set", setting) == code
+    if code:
+        assert setting.split("=")[0] in capsys.readouterr().err
+
+
 def test_bench_on_video(tiny_video, random_weights, capsys):
     assert run("bench", "--source", tiny_video, "--frames", 3, "--no-opencv", "--device", "cpu",
                "--weights", random_weights) == 0

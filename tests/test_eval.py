@@ -95,6 +95,36 @@ def test_eval_parallel_workers_match_serial(tmp_path, otb_root, random_weights):
                                    atol=0.01)
 
 
+def test_eval_settings_get_their_own_folder(tmp_path, otb_root, random_weights):
+    """Results with ``--set`` are stored apart from the default's, never mixed with them."""
+    common = ["--trackers", "siamfc", "--weights", str(random_weights), "--device", "cpu",
+              "--results-dir", str(tmp_path / "r"), "--report-dir", str(tmp_path / "p"),
+              "--quiet", "--no-plots"]
+    assert main(["eval", str(otb_root), *common, "--set", "num_scales=1"]) == 0
+    boxes = np.loadtxt(tmp_path / "r" / "siamfc@random+num_scales=1" / "Synth0.txt", delimiter=",")
+    assert boxes.shape == (6, 4)
+    assert not (tmp_path / "r" / "siamfc@random").exists()
+
+
+@pytest.mark.parametrize("name,settings,expected", [
+    ("siamfc", {"num_scales": 1}, {"num_scales": 1, "redetect": False}),
+    ("siamfc-5s", {"window_influence": 0.3}, {"num_scales": 5, "window_influence": 0.3}),
+    ("siamfc-redetect", {"lost_frames": 2}, {"redetect": True, "lost_frames": 2}),
+    ("siamfc-redetect", {"redetect": False}, {"redetect": False}),
+])
+def test_eval_settings_reach_the_tracker(random_weights, name, settings, expected):
+    from tracker.evaluation.adapters import SiamFCAdapter, TrackerSpec
+    spec = TrackerSpec(name, str(random_weights), settings=settings)
+    config = SiamFCAdapter(spec)._tracker.config
+    assert {k: getattr(config, k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("setting", ["no_such_key=1", "num_scales=2", "window_influence"])
+def test_eval_bad_setting_exit_2(otb_root, setting, capsys):
+    assert main(["eval", str(otb_root), "--set", setting, "--quiet"]) == 2
+    assert setting.split("=")[0] in capsys.readouterr().err
+
+
 def test_eval_unknown_tracker_exit_2(otb_root, capsys):
     assert main(["eval", str(otb_root), "--trackers", "goturn"]) == 2
     assert "goturn" in capsys.readouterr().err
@@ -107,6 +137,8 @@ def test_eval_unknown_tracker_exit_2(otb_root, capsys):
     (dict(name="siamfc-lite", weights="x.pth", dtype="bf16"), "siamfc-lite-bf16"),
     (dict(name="siamfc-lite", lite_weights="runs/h/e.pth"), "siamfc-lite@e"),
     (dict(name="opencv-csrt", dtype="int8", weights="x.pth"), "opencv-csrt"),
+    (dict(name="siamfc", settings={"window_influence": 0.2, "num_scales": 5}, dtype="bf16"),
+     "siamfc+num_scales=5+window_influence=0.2-bf16"),
 ])
 def test_results_label_tells_variants_apart(spec, label):
     """Results of another precision or weights file never reuse the default's folder."""

@@ -304,7 +304,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     weights_note = str(weights) if pretrained else \
         "random (no weights file; speed does not depend on the weights)"
     tracker = SiamFCMultiTracker.from_pretrained(weights, device=device, backbone=backbone,
-                                                 config=TrackerConfig.preset(args.preset),
+                                                 config=TrackerConfig.preset(
+                                                     args.preset, **parse_settings(args.set or [])),
                                                  pretrained=pretrained, dtype=args.dtype)
     results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
                             name=f"siamfc ({args.preset})")]
@@ -453,7 +454,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     device = str(resolve_device(args.device))
     onnx = {k: v for k, v in (("nano_backbone", args.nano_backbone), ("nano_head", args.nano_head),
                               ("vit_model", args.vit_model)) if v}
-    specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights) for n in names]
+    settings = parse_settings(args.set or [])
+    if settings:
+        from .config import TrackerConfig
+        try:
+            TrackerConfig.preset("siamfc-3s", **settings)     # refuse bad settings up front
+        except ValueError as exc:
+            raise UserError(f"--set: {exc}") from None
+    specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights, settings)
+             for n in names]
     experiment = Experiment(sequences, args.results_dir, args.report_dir)
     bar = _progress(len(specs) * len(sequences), "eval", enabled=not args.quiet, unit="seq")
     failures = []
@@ -501,13 +510,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "int8"],
                        help=DTYPE_HELP)
 
+    def settings_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a TrackerConfig field, e.g. --set window_influence=0.2 "
+                            "(repeatable)")
+
     def model_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
         weights_options(p)
         p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
-        p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a TrackerConfig field, e.g. --set window_influence=0.2 "
-                            "(repeatable)")
+        settings_option(p)
         p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
         dtype_option(p)
 
@@ -564,6 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--targets", type=int, default=1, help="also time N targets at once")
     p.add_argument("--preset", default="siamfc-3s", choices=["siamfc-3s", "siamfc-5s"])
+    settings_option(p)
     p.add_argument("--frames", type=int, default=300, help="updates timed")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     weights_options(p)
@@ -614,6 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lite-weights", default=None,
                    help="weights of siamfc-lite (default: weights/siamfc_lite.pth)")
     dtype_option(p)
+    settings_option(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_eval)
 

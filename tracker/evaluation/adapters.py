@@ -33,6 +33,7 @@ class TrackerSpec:
     onnx: dict[str, str] = field(default_factory=dict)
     dtype: str = "fp32"
     lite_weights: str | None = None     # for siamfc-lite (default weights/siamfc_lite.pth)
+    settings: dict[str, object] = field(default_factory=dict)   # TrackerConfig overrides
 
     @property
     def label(self) -> str:
@@ -44,6 +45,7 @@ class TrackerSpec:
         weights = self.lite_weights if self.name.startswith("siamfc-lite") else self.weights
         if weights:
             label += f"@{Path(weights).stem}"
+        label += "".join(f"+{k}={v}" for k, v in sorted(self.settings.items()))
         return label if self.dtype == "fp32" else f"{label}-{self.dtype}"
 
 
@@ -54,7 +56,7 @@ class SiamFCAdapter:
         name, redetect = spec.name.removesuffix("-redetect"), spec.name.endswith("-redetect")
         lite = name == "siamfc-lite"
         config = TrackerConfig.preset("siamfc-3s" if name in ("siamfc", "siamfc-lite") else name,
-                                      redetect=redetect)
+                                      **{"redetect": redetect, **spec.settings})
         self.name = spec.name
         weights = spec.weights
         if lite:
