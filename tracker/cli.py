@@ -54,12 +54,16 @@ def _weights(args: argparse.Namespace) -> tuple[Path, str | None]:
     return default_weights_path(args.backbone or "alexnet"), args.backbone
 
 
-def _build_tracker(args: argparse.Namespace):
+def _tracker_config(args: argparse.Namespace):
+    """The ``TrackerConfig`` of --preset with the --set overrides (validated)."""
     from .config import TrackerConfig
+    return TrackerConfig.preset(args.preset, **parse_settings(getattr(args, "set", None) or []))
+
+
+def _build_tracker(args: argparse.Namespace):
     from .siamfc import SiamFCTracker
-    config = TrackerConfig.preset(args.preset, **parse_settings(getattr(args, "set", None) or []))
     weights, backbone = _weights(args)
-    return SiamFCTracker.from_pretrained(weights, device=args.device, config=config,
+    return SiamFCTracker.from_pretrained(weights, device=args.device, config=_tracker_config(args),
                                          backbone=backbone, dtype=args.dtype)
 
 
@@ -258,7 +262,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
     from .benchmark import bench_opencv, bench_siamfc, format_table
-    from .config import TrackerConfig
     from .siamfc import SiamFCMultiTracker
     from .synthetic import make_clip
     from .video import FrameSource
@@ -304,8 +307,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     weights_note = str(weights) if pretrained else \
         "random (no weights file; speed does not depend on the weights)"
     tracker = SiamFCMultiTracker.from_pretrained(weights, device=device, backbone=backbone,
-                                                 config=TrackerConfig.preset(
-                                                     args.preset, **parse_settings(args.set or [])),
+                                                 config=_tracker_config(args),
                                                  pretrained=pretrained, dtype=args.dtype)
     results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
                             name=f"siamfc ({args.preset})")]
@@ -426,6 +428,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 # -- eval -------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
+    from .config import TrackerConfig
     from .datasets import read_dataset
     from .evaluation import Experiment
     from .evaluation.adapters import TrackerSpec, available_trackers
@@ -455,12 +458,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     onnx = {k: v for k, v in (("nano_backbone", args.nano_backbone), ("nano_head", args.nano_head),
                               ("vit_model", args.vit_model)) if v}
     settings = parse_settings(args.set or [])
-    if settings:
-        from .config import TrackerConfig
-        try:
-            TrackerConfig.preset("siamfc-3s", **settings)     # refuse bad settings up front
-        except ValueError as exc:
-            raise UserError(f"--set: {exc}") from None
+    TrackerConfig.preset("siamfc-3s", **settings)    # bad settings: ValueError (exit 2) up front
     specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights, settings)
              for n in names]
     experiment = Experiment(sequences, args.results_dir, args.report_dir)

@@ -75,8 +75,9 @@ class FrameCrops:
     On the CPU the crops are OpenCV warps of the float32 frame, written straight into NHWC
     (channels-last) memory: faster there than ``grid_sample`` over the whole frame plus a layout
     copy (0.9 against about 1.5 ms for three 255 px crops of a 640x360 frame, 2 cores). On other
-    devices the frame is uploaded once and ``crop_batch`` cuts every crop there. Both sample bilinearly and pad with the frame's per-channel mean; they agree within
-    0.05 grey levels (OpenCV quantizes the sample positions to 1/32 px).
+    devices the frame is uploaded once and ``crop_batch`` cuts every crop there. Both sample
+    bilinearly and pad with the frame's per-channel mean; they agree within 0.05 grey levels
+    (OpenCV quantizes the sample positions to 1/32 px).
     """
 
     def __init__(self, frame: np.ndarray, device: torch.device | str = "cpu") -> None:
