@@ -109,6 +109,7 @@ def test_bench_runs_and_reports_stages(random_weights, capsys):
     for stage in ("crop", "backbone", "xcorr", "upsample_peak", "bookkeeping"):
         assert f"{stage} ms" in out
     assert "cost per additional target" in out
+    assert "backbone precision: fp32" in out     # auto, and no calibration beside these weights
 
 
 @pytest.mark.parametrize("setting,code", [("num_scales=5", 0), ("num_scales=4", 2), ("bogus=1", 2)])

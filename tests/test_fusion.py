@@ -50,7 +50,7 @@ def test_low_precision_tracker_follows_the_fp32_one(device, small_clip):
     from tracker.geometry import iou_ltwh
     from tracker.siamfc import DTYPES, SiamFCTracker
     dtype = "fp16" if device == "cuda" else "bf16"
-    ref = SiamFCTracker.from_pretrained(device=device)
+    ref = SiamFCTracker.from_pretrained(device=device, dtype="fp32")
     low = SiamFCTracker.from_pretrained(device=device, dtype=dtype)
     z = torch.rand(2, 3, 127, 127, device=device) * 255
     x = torch.rand(2, 3, 255, 255, device=device) * 255

@@ -117,7 +117,7 @@ def test_int8_tracker_follows_fp32(tmp_path, clip_sequence, small_clip):
     torch.save(calibrate(net.backbone, calibration_crops([clip_sequence], num_frames=24, batch=8)),
                calibration_path(path))
     engine = torch.backends.quantized.engine
-    ref = SiamFCTracker.from_pretrained(path, device="cpu")
+    ref = SiamFCTracker.from_pretrained(path, device="cpu", dtype="fp32")
     low = SiamFCTracker.from_pretrained(path, device="cpu", dtype="int8")
     assert torch.backends.quantized.engine == engine
     boxes = [np.array([r.box for r in t.track(small_clip.frames, small_clip.boxes[0])]) for t in (ref, low)]
@@ -172,3 +172,81 @@ def test_int8_backbone_gives_each_input_size_its_own_copy(clip_sequence):
             x = torch.rand(shape) * 255
             torch.testing.assert_close(multi(x), plain(x))
     assert sorted(multi._by_size) == [(127, 127), (255, 255)]
+
+
+@pytest.fixture
+def calibrated_weights(tmp_path, clip_sequence):
+    """(weights path, its calibration path): random alexnet weights with a fresh calibration."""
+    torch.manual_seed(0)
+    net = SiamNet("alexnet")
+    init_weights(net)
+    path = tmp_path / "w.pth"
+    torch.save(net.state_dict(), path)
+    cal = calibrate(fold_batchnorm(net).backbone,
+                    calibration_crops([clip_sequence], num_frames=8, batch=8))
+    torch.save(cal, calibration_path(path))
+    return path, calibration_path(path)
+
+
+def test_calibration_carries_the_weights_fingerprint(calibrated_weights):
+    """The fingerprint matches the weights it was made for, not others (one changed value)."""
+    from tracker.quantize import FINGERPRINT_KEY, calibration_fits
+    path, cal_path = calibrated_weights
+    cal = load_calibration(cal_path)
+    assert cal[FINGERPRINT_KEY].dtype == torch.uint8 and cal[FINGERPRINT_KEY].shape == (32,)
+    backbone = fold_batchnorm(load_model(path)).backbone
+    assert calibration_fits(backbone, cal) is True
+    with torch.no_grad():
+        backbone.conv5.weight[0, 0, 0, 0] += 1e-3
+    assert calibration_fits(backbone, cal) is False
+    old = {k: v for k, v in cal.items() if k != FINGERPRINT_KEY}     # a file from before
+    assert calibration_fits(backbone, old) is None
+
+
+@pytest.mark.parametrize("case,auto,explicit", [
+    ("matching", "int8", "int8"),
+    ("no file", "fp32", "error: no int8 calibration"),
+    ("other weights", "fp32", "error: made for other weights"),
+    ("no fingerprint", "fp32", "int8"),
+])
+def test_auto_precision_on_the_cpu(calibrated_weights, case, auto, explicit):
+    """dtype="auto" (the default) is int8 only with a calibration made for these weights, else
+    fp32; an explicit int8 refuses a missing or mismatched calibration, naming the file."""
+    from tracker.quantize import FINGERPRINT_KEY
+    from tracker.siamfc import SiamFCTracker
+    path, cal_path = calibrated_weights
+    if case == "no file":
+        cal_path.unlink()
+    elif case == "other weights":
+        state = torch.load(path, weights_only=True)
+        state["backbone.conv5.weight"][0, 0, 0, 0] += 1e-3
+        torch.save(state, path)
+    elif case == "no fingerprint":
+        cal = load_calibration(cal_path)
+        del cal[FINGERPRINT_KEY]
+        torch.save(cal, cal_path)
+    if int8_available():
+        assert SiamFCTracker.from_pretrained(path, device="cpu").precision == auto
+    else:
+        assert SiamFCTracker.from_pretrained(path, device="cpu").precision == "fp32"
+    assert SiamFCTracker.from_pretrained(path, device="cpu", dtype="fp32").precision == "fp32"
+    if not int8_available():
+        return
+    if explicit.startswith("error: "):
+        with pytest.raises(WeightsError, match=explicit.removeprefix("error: ")) as info:
+            SiamFCTracker.from_pretrained(path, device="cpu", dtype="int8")
+        assert "w.int8.pth" in str(info.value)
+    else:
+        assert SiamFCTracker.from_pretrained(path, device="cpu", dtype="int8").precision == explicit
+
+
+@needs_int8
+def test_eval_names_the_precision_auto_picked(calibrated_weights):
+    """An eval spec with dtype="auto" resolves to the concrete precision for its results label."""
+    from tracker.evaluation.adapters import TrackerSpec
+    path, cal_path = calibrated_weights
+    spec = TrackerSpec("siamfc", weights=str(path), dtype="auto")
+    assert spec.resolved().dtype == "int8" and spec.resolved().label == "siamfc@w-int8"
+    cal_path.unlink()
+    assert spec.resolved().dtype == "fp32" and spec.resolved().label == "siamfc@w"
+    assert TrackerSpec("opencv-kcf", dtype="auto").resolved().label == "opencv-kcf"

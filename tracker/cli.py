@@ -16,8 +16,10 @@ from typing import Sequence
 import numpy as np
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-DTYPE_HELP = ("backbone precision: fp32; bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA; int8 "
-              "on the CPU (needs <weights>.int8.pth from `siamfc quantize`)")
+DTYPE_HELP = ("backbone precision: auto (default: int8 on a CPU when the weights come with their "
+              "calibration <weights>.int8.pth, else fp32); fp32 (the reference); bf16 on CPUs "
+              "with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU (needs <weights>.int8.pth "
+              "from `siamfc quantize`)")
 
 
 class UserError(Exception):
@@ -182,7 +184,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             sink.write(draw_text(shown, f"frame {index}  green: truth  red: siamfc"))
     elapsed = time.perf_counter() - start
     iou = iou_ltwh(boxes, clip.boxes)
-    _say(args, f"demo: {len(clip.frames)} frames tracked in {elapsed:.1f} s on {tracker.device}; "
+    _say(args, f"demo: {len(clip.frames)} frames tracked in {elapsed:.1f} s on {tracker.device} "
+               f"({tracker.precision}); "
                f"mean IoU {iou.mean():.3f} against the known boxes")
     _say(args, f"outputs in {out_dir.resolve()}: {video_path.name}, {csv_path.name}")
     return EXIT_OK
@@ -323,8 +326,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             params.backbone, params.neckhead = args.nano_backbone, args.nano_head
             return cv2.TrackerNano_create(params)
         results.append(bench_opencv("opencv-nano", make_nano, frames, box, args.frames, decode_s))
-    print(f"source: {source_name}, {w}x{h}; device: {device}; torch threads: "
-          f"{torch.get_num_threads()}; frames timed: {args.frames}; weights: {weights_note}")
+    print(f"source: {source_name}, {w}x{h}; device: {device}; backbone precision: "
+          f"{tracker.precision}; torch threads: {torch.get_num_threads()}; frames timed: "
+          f"{args.frames}; weights: {weights_note}")
     print(format_table(results))
     base = results[0]
     for r in results[1:]:
@@ -369,8 +373,9 @@ def cmd_soak(args: argparse.Namespace) -> int:
         bar.close()
         if trace is not None:
             trace.close()
-    print(f"soak: {report.frames} frames of a {w}x{h} generated clip on {tracker.device}, "
-          f"redetect={tracker.cfg.redetect}, {report.lost_frames} lost target-frames")
+    print(f"soak: {report.frames} frames of a {w}x{h} generated clip on {tracker.device} "
+          f"({tracker.precision}), redetect={tracker.cfg.redetect}, "
+          f"{report.lost_frames} lost target-frames")
     print("| | after warm-up | end | change |\n|---|---|---|---|")
     print(f"| RSS MiB | {report.rss_start:.1f} | {report.rss_end:.1f} | {report.rss_growth:+.1f} |")
     print(f"| update ms (median of 200) | {report.ms_start:.2f} | {report.ms_end:.2f} | "
@@ -459,8 +464,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                               ("vit_model", args.vit_model)) if v}
     settings = parse_settings(args.set or [])
     TrackerConfig.preset("siamfc-3s", **settings)    # bad settings: ValueError (exit 2) up front
-    specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights, settings)
-             for n in names]
+    # dtype auto -> the precision used here (int8 or fp32), named in the results folder
+    specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights,
+                         settings).resolved() for n in names]
     experiment = Experiment(sequences, args.results_dir, args.report_dir)
     bar = _progress(len(specs) * len(sequences), "eval", enabled=not args.quiet, unit="seq")
     failures = []
@@ -505,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="network of --weights (read from the file when omitted)")
 
     def dtype_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16", "int8"],
+        p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"],
                        help=DTYPE_HELP)
 
     def settings_option(p: argparse.ArgumentParser) -> None:

@@ -245,7 +245,7 @@ def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -
                 say(f"siamfc: error: {report.error}", force=True)
             outputs = plan.outputs
             say(f"{plan.source}: {report.frames} frames in {report.seconds:.1f} s "
-                f"({report.frames / max(report.seconds, 1e-9):.1f} fps)"
+                f"({report.frames / max(report.seconds, 1e-9):.1f} fps, {tracker.precision})"
                 + (f" -> {', '.join(outputs)}" if outputs else ""))
             overall.update(1)
     finally:

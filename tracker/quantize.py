@@ -5,11 +5,13 @@ one per instruction. The backbone's convolutions (BatchNorm already folded, ReLU
 in int8 with per-channel weight scales; activation ranges come from a calibration file made
 once per weights file by ``siamfc quantize`` (exemplar and search crops of training frames),
 stored next to the weights as ``<weights>.int8.pth`` (a dict of tensors, loaded with
-``weights_only=True``). Cross-correlation and the peak search stay fp32.
+``weights_only=True``), together with a fingerprint of the weights it was made for, so that a
+calibration is never applied to other weights. Cross-correlation and the peak search stay fp32.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 ENGINE = "x86"
 _OBSERVER_KEY = "activation_post_process"
+FINGERPRINT_KEY = "weights_sha256"     # (32,) uint8: sha256 of the folded backbone's weights
 
 
 def calibration_path(weights: str | os.PathLike) -> Path:
@@ -41,6 +44,26 @@ def int8_available() -> bool:
     except ImportError:
         return False
     return ENGINE in torch.backends.quantized.supported_engines
+
+
+def weights_fingerprint(backbone: nn.Module) -> torch.Tensor:
+    """(32,) uint8 sha256 of ``backbone``'s state (names, shapes and float32 values, in order):
+    what a calibration records about the weights it was made for (BatchNorm already folded)."""
+    digest = hashlib.sha256()
+    for name, tensor in backbone.state_dict().items():
+        t = tensor.detach().to("cpu", torch.float32).contiguous()
+        digest.update(f"{name}:{tuple(t.shape)};".encode())
+        digest.update(t.numpy().tobytes())
+    return torch.frombuffer(bytearray(digest.digest()), dtype=torch.uint8)
+
+
+def calibration_fits(backbone: nn.Module, calibration: dict[str, torch.Tensor]) -> bool | None:
+    """True when ``calibration`` was made for exactly these (folded) weights, False when it was
+    made for others, None when it carries no fingerprint (files from before fingerprints)."""
+    stored = calibration.get(FINGERPRINT_KEY)
+    if stored is None:
+        return None
+    return bool(torch.equal(stored.to(torch.uint8).cpu(), weights_fingerprint(backbone)))
 
 
 def _fuse_conv_relu(module: nn.Module) -> None:
@@ -76,7 +99,8 @@ def _prepared(backbone: nn.Module) -> nn.Module:
 @torch.no_grad()    # not inference_mode: the observers' buffers must stay loadable
 def calibrate(backbone: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, torch.Tensor]:
     """Run (B, 3, H, W) float BGR 0-255 crops through an observed copy of ``backbone`` (folded
-    BatchNorm) and return the observers' state: the calibration to save."""
+    BatchNorm) and return the observers' state with the weights' fingerprint: the calibration
+    to save."""
     prepared = _prepared(backbone)
     seen = 0
     for x in batches:
@@ -84,16 +108,22 @@ def calibrate(backbone: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str,
         seen += x.shape[0]
     if seen == 0:
         raise ValueError("calibration needs at least one crop")
-    return {k: v.clone() for k, v in prepared.state_dict().items() if _OBSERVER_KEY in k}
+    state = {k: v.clone() for k, v in prepared.state_dict().items() if _OBSERVER_KEY in k}
+    return {**state, FINGERPRINT_KEY: weights_fingerprint(backbone)}
 
 
 def quantize_backbone(backbone: nn.Module, calibration: dict[str, torch.Tensor],
                       source: str = "calibration") -> nn.Module:
-    """The int8 module for ``backbone`` (folded BatchNorm): float (B, 3, H, W) in, float out."""
+    """The int8 module for ``backbone`` (folded BatchNorm): float (B, 3, H, W) in, float out.
+    A calibration made for other weights (its fingerprint differs) is refused."""
     import torch.ao.quantization as tq
     if not int8_available():
         raise ValueError(f"int8 needs torch's {ENGINE} quantized engine, missing in this torch "
                          "build; use fp32 or bf16")
+    if calibration_fits(backbone, calibration) is False:
+        raise WeightsError(f"{source} was made for other weights; run `siamfc quantize` for "
+                           "these weights")
+    calibration = {k: v for k, v in calibration.items() if k != FINGERPRINT_KEY}
     prepared = _prepared(backbone)
     expected = {k for k in prepared.state_dict() if _OBSERVER_KEY in k}
     if set(calibration) != expected:

@@ -25,13 +25,15 @@ import torch.nn.functional as F
 
 from .config import TrackerConfig
 from .crops import FrameCrops
+from .errors import WeightsError
 from .frames import as_bgr
 from .fusion import fold_batchnorm
 from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh, scale_factors,
                        validate_box)
 from .network import SiamNet, init_weights
 from .profiling import StageTimer
-from .quantize import Int8Backbone, calibration_path, load_calibration
+from .quantize import (Int8Backbone, calibration_fits, calibration_path, int8_available,
+                       load_calibration)
 from .redetect import peak_to_frame, search_centres
 from .weights import default_weights_path, load_model, resolve_device
 
@@ -54,10 +56,14 @@ class TrackResult:
 
 
 def _load_network(path: str | os.PathLike | None, backbone: str | None, pretrained: bool,
-                  dtype: str = "fp32") -> tuple[SiamNet, dict[str, torch.Tensor] | None]:
+                  dtype: str = "auto", device: str | torch.device = "auto"
+                  ) -> tuple[SiamNet, dict[str, torch.Tensor] | None]:
     """Weights from ``path`` (the backbone's default file when None), or random ones when not
     ``pretrained``. ``backbone=None``: read from the file (``alexnet`` for the default file).
-    For ``dtype="int8"`` also the calibration file beside the weights."""
+    With ``dtype="int8"`` also the calibration file beside the weights (an error when missing);
+    with ``"auto"`` on a CPU with the x86 int8 engine, that file when there is one."""
+    if dtype not in PRECISIONS:
+        raise ValueError(f"dtype must be one of {list(PRECISIONS)}, got {dtype!r}")
     if not pretrained:
         model = SiamNet(backbone or "alexnet")
         init_weights(model)
@@ -65,17 +71,40 @@ def _load_network(path: str | os.PathLike | None, backbone: str | None, pretrain
     if path is None:
         path = default_weights_path(backbone or "alexnet")
     model = load_model(path, backbone)
-    return model, load_calibration(calibration_path(path)) if dtype == "int8" else None
+    calib = calibration_path(path)
+    wanted = dtype == "int8" or (dtype == "auto" and calib.is_file() and int8_available()
+                                 and resolve_device(device).type == "cpu")
+    if not wanted:
+        return model, None
+    calibration = load_calibration(calib)
+    if dtype == "int8" and calibration_fits(fold_batchnorm(model).backbone, calibration) is False:
+        raise WeightsError(f"{calib} was made for other weights than {path}; run `siamfc quantize "
+                           f"--weights {path} --data TRAIN_DIR`, or use fp32")
+    return model, calibration
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-PRECISIONS = (*DTYPES, "int8")     # int8: quantized backbone fed fp32 crops (see quantize.py)
+# int8: quantized backbone fed fp32 crops (see quantize.py); auto: int8 on a CPU when the weights
+# come with a calibration made for them, else fp32
+PRECISIONS = ("auto", *DTYPES, "int8")
+
+
+def pick_precision(dtype: str, device: torch.device, backbone: torch.nn.Module,
+                   calibration: dict[str, torch.Tensor] | None) -> str:
+    """The concrete precision for ``dtype``: itself, or for ``auto`` ``int8`` on a CPU with the
+    x86 engine and a calibration whose fingerprint matches ``backbone`` (folded), else ``fp32``."""
+    if dtype != "auto":
+        return dtype
+    if (device.type == "cpu" and calibration is not None and int8_available()
+            and calibration_fits(backbone, calibration)):
+        return "int8"
+    return "fp32"
 
 
 def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     """``fp32`` | ``bf16`` | ``fp16`` | ``int8`` -> dtype of the crops fed to the backbone;
     fp16 needs CUDA, int8 the CPU."""
-    if dtype not in PRECISIONS:
+    if dtype not in PRECISIONS or dtype == "auto":
         raise ValueError(f"dtype must be one of {list(PRECISIONS)}, got {dtype!r}")
     if dtype == "fp16" and device.type != "cuda":
         raise ValueError("fp16 inference needs a CUDA device; use bf16 or fp32 on the CPU")
@@ -101,18 +130,21 @@ class SiamFCMultiTracker:
     """Tracks N targets with one batched backbone pass per frame."""
 
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
-                 device: str | torch.device = "auto", dtype: str = "fp32",
+                 device: str | torch.device = "auto", dtype: str = "auto",
                  calibration: dict[str, torch.Tensor] | None = None) -> None:
         self.cfg = config if config is not None else TrackerConfig()
         self.device = resolve_device(device)
+        if dtype not in PRECISIONS:
+            raise ValueError(f"dtype must be one of {list(PRECISIONS)}, got {dtype!r}")
+        # inference only: BatchNorm folded into the convolutions, NHWC memory layout
+        self.model = fold_batchnorm(model).to(self.device).to(memory_format=torch.channels_last)
         # backbone precision: fp32, bf16 / fp16 weights and crops, or int8 (needs the
         # activation ranges in ``calibration``); the cross-correlation and everything after
         # it stay fp32 (a bf16 response map cannot place the peak)
-        self.dtype = _resolve_dtype(dtype, self.device)
-        # inference only: BatchNorm folded into the convolutions, NHWC memory layout
-        self.model = fold_batchnorm(model).to(self.device).to(memory_format=torch.channels_last)
+        self.precision = pick_precision(dtype, self.device, self.model.backbone, calibration)
+        self.dtype = _resolve_dtype(self.precision, self.device)
         self.model.backbone.to(self.dtype)
-        if dtype == "int8":
+        if self.precision == "int8":
             if calibration is None:
                 raise ValueError("int8 needs a calibration: use from_pretrained (it reads "
                                  "<weights>.int8.pth) or pass calibration=")
@@ -134,17 +166,19 @@ class SiamFCMultiTracker:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
-                        pretrained: bool = True, dtype: str = "fp32") -> "SiamFCMultiTracker":
+                        pretrained: bool = True, dtype: str = "auto") -> "SiamFCMultiTracker":
         """Load weights (default: ``weights/siamfc_alexnet.pth``) into a tracker.
 
         ``backbone``: a registered name (``alexnet``; ``alexnet_half``, whose default file is
         ``weights/siamfc_lite.pth``); None reads it from the weights file. ``config`` is a
         ``TrackerConfig`` or a preset name;
-        ``dtype`` the backbone precision: ``fp32``, ``bf16``, ``fp16`` on CUDA, or ``int8`` on
-        the CPU (with the calibration file ``<weights>.int8.pth``, see ``siamfc quantize``).
+        ``dtype`` the backbone precision: ``fp32``, ``bf16``, ``fp16`` on CUDA, ``int8`` on
+        the CPU (with the calibration file ``<weights>.int8.pth``, see ``siamfc quantize``), or
+        ``auto`` (default): ``int8`` on a CPU when the weights have a calibration made for them
+        and torch has the x86 int8 engine, else ``fp32``; ``precision`` says which was chosen.
         ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
         """
-        model, calibration = _load_network(path, backbone, pretrained, dtype)
+        model, calibration = _load_network(path, backbone, pretrained, dtype, device)
         return cls(model, _as_config(config), device, dtype, calibration)
 
     def _clear(self) -> None:
@@ -372,16 +406,16 @@ class SiamFCTracker:
     """
 
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
-                 device: str | torch.device = "auto", dtype: str = "fp32",
+                 device: str | torch.device = "auto", dtype: str = "auto",
                  calibration: dict[str, torch.Tensor] | None = None) -> None:
         self._multi = SiamFCMultiTracker(model, config, device, dtype, calibration)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
-                        pretrained: bool = True, dtype: str = "fp32") -> "SiamFCTracker":
+                        pretrained: bool = True, dtype: str = "auto") -> "SiamFCTracker":
         """See ``SiamFCMultiTracker.from_pretrained``."""
-        model, calibration = _load_network(path, backbone, pretrained, dtype)
+        model, calibration = _load_network(path, backbone, pretrained, dtype, device)
         return cls(model, _as_config(config), device, dtype, calibration)
 
     @property
@@ -391,6 +425,11 @@ class SiamFCTracker:
     @property
     def device(self) -> torch.device:
         return self._multi.device
+
+    @property
+    def precision(self) -> str:
+        """The backbone precision in use: ``fp32``, ``bf16``, ``fp16`` or ``int8``."""
+        return self._multi.precision
 
     def init(self, frame: np.ndarray, box: Sequence[float]) -> None:
         """Start tracking the 0-based (x, y, w, h) ``box`` in ``frame``."""

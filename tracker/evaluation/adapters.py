@@ -7,7 +7,7 @@ model paths). CSRT and KCF live in ``opencv-contrib-python``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -31,7 +31,7 @@ class TrackerSpec:
     weights: str | None = None
     device: str = "cpu"
     onnx: dict[str, str] = field(default_factory=dict)
-    dtype: str = "fp32"
+    dtype: str = "fp32"                 # "auto": see resolved()
     lite_weights: str | None = None     # for siamfc-lite (default weights/siamfc_lite.pth)
     settings: dict[str, object] = field(default_factory=dict)   # TrackerConfig overrides
 
@@ -47,6 +47,13 @@ class TrackerSpec:
             label += f"@{Path(weights).stem}"
         label += "".join(f"+{k}={v}" for k, v in sorted(self.settings.items()))
         return label if self.dtype == "fp32" else f"{label}-{self.dtype}"
+
+    def resolved(self) -> "TrackerSpec":
+        """This spec with ``dtype="auto"`` replaced by the precision the SiamFC tracker picks for
+        it on this machine (``int8`` or ``fp32``), so that the results label names it."""
+        if self.dtype != "auto" or not self.name.startswith("siamfc"):
+            return self
+        return replace(self, dtype=SiamFCAdapter(self).precision)
 
 
 class SiamFCAdapter:
@@ -64,6 +71,7 @@ class SiamFCAdapter:
             weights = spec.lite_weights or default_weights_path(LITE_BACKBONE)
         self._tracker = SiamFCTracker.from_pretrained(weights, device=spec.device, config=config,
                                                       dtype=spec.dtype)
+        self.precision = self._tracker.precision
 
     def init(self, frame: np.ndarray, box: np.ndarray) -> None:
         self._tracker.init(frame, box)

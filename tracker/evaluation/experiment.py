@@ -110,7 +110,9 @@ class Experiment:
     def run(self, specs: list[TrackerSpec], workers: int = 1, overwrite: bool = False,
             on_done: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
         """Track every sequence with every tracker (reusing stored results unless
-        ``overwrite``); returns one outcome per (tracker, sequence)."""
+        ``overwrite``); returns one outcome per (tracker, sequence). A ``dtype="auto"`` spec
+        runs, and is stored, as the precision it resolves to (``TrackerSpec.resolved``)."""
+        specs = [spec.resolved() for spec in specs]
         outcomes: list[RunOutcome] = []
         todo = []
         for spec in specs:
