@@ -172,6 +172,11 @@ def test_int8_backbone_gives_each_input_size_its_own_copy(clip_sequence):
             x = torch.rand(shape) * 255
             torch.testing.assert_close(multi(x), plain(x))
     assert sorted(multi._by_size) == [(127, 127), (255, 255)]
+    eager = Int8Backbone(net.backbone, cal, sizes=[(127, 127), (255, 255)])
+    assert sorted(eager._by_size) == [(127, 127), (255, 255)]      # made up front
+    with torch.no_grad():
+        x = torch.rand(3, 3, 255, 255) * 255
+        torch.testing.assert_close(eager(x), plain(x))
 
 
 @pytest.fixture
@@ -250,3 +255,16 @@ def test_eval_names_the_precision_auto_picked(calibrated_weights):
     cal_path.unlink()
     assert spec.resolved().dtype == "fp32" and spec.resolved().label == "siamfc@w"
     assert TrackerSpec("opencv-kcf", dtype="auto").resolved().label == "opencv-kcf"
+
+
+@needs_int8
+@pytest.mark.parametrize("device,with_calibration,expected", [
+    ("cpu", True, "int8"), ("cpu", False, "fp32"), ("cuda", True, "fp32")])
+def test_pick_precision(calibrated_weights, device, with_calibration, expected):
+    """auto: int8 only on the CPU and only with a fitting calibration (CUDA stays fp32)."""
+    from tracker.siamfc import pick_precision
+    path, cal_path = calibrated_weights
+    backbone = fold_batchnorm(load_model(path)).backbone
+    cal = load_calibration(cal_path) if with_calibration else None
+    assert pick_precision("auto", torch.device(device), backbone, cal) == expected
+    assert pick_precision("bf16", torch.device(device), backbone, cal) == "bf16"

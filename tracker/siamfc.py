@@ -62,8 +62,7 @@ def _load_network(path: str | os.PathLike | None, backbone: str | None, pretrain
     ``pretrained``. ``backbone=None``: read from the file (``alexnet`` for the default file).
     With ``dtype="int8"`` also the calibration file beside the weights (an error when missing);
     with ``"auto"`` on a CPU with the x86 int8 engine, that file when there is one."""
-    if dtype not in PRECISIONS:
-        raise ValueError(f"dtype must be one of {list(PRECISIONS)}, got {dtype!r}")
+    _check_precision(dtype)
     if not pretrained:
         model = SiamNet(backbone or "alexnet")
         init_weights(model)
@@ -89,6 +88,11 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 PRECISIONS = ("auto", *DTYPES, "int8")
 
 
+def _check_precision(dtype: str) -> None:
+    if dtype not in PRECISIONS:
+        raise ValueError(f"dtype must be one of {list(PRECISIONS)}, got {dtype!r}")
+
+
 def pick_precision(dtype: str, device: torch.device, backbone: torch.nn.Module,
                    calibration: dict[str, torch.Tensor] | None) -> str:
     """The concrete precision for ``dtype``: itself, or for ``auto`` ``int8`` on a CPU with the
@@ -104,8 +108,9 @@ def pick_precision(dtype: str, device: torch.device, backbone: torch.nn.Module,
 def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     """``fp32`` | ``bf16`` | ``fp16`` | ``int8`` -> dtype of the crops fed to the backbone;
     fp16 needs CUDA, int8 the CPU."""
-    if dtype not in PRECISIONS or dtype == "auto":
-        raise ValueError(f"dtype must be one of {list(PRECISIONS)}, got {dtype!r}")
+    _check_precision(dtype)
+    if dtype == "auto":
+        raise ValueError("resolve dtype auto with pick_precision first")
     if dtype == "fp16" and device.type != "cuda":
         raise ValueError("fp16 inference needs a CUDA device; use bf16 or fp32 on the CPU")
     if dtype == "int8" and device.type != "cpu":
@@ -134,8 +139,7 @@ class SiamFCMultiTracker:
                  calibration: dict[str, torch.Tensor] | None = None) -> None:
         self.cfg = config if config is not None else TrackerConfig()
         self.device = resolve_device(device)
-        if dtype not in PRECISIONS:
-            raise ValueError(f"dtype must be one of {list(PRECISIONS)}, got {dtype!r}")
+        _check_precision(dtype)
         # inference only: BatchNorm folded into the convolutions, NHWC memory layout
         self.model = fold_batchnorm(model).to(self.device).to(memory_format=torch.channels_last)
         # backbone precision: fp32, bf16 / fp16 weights and crops, or int8 (needs the
@@ -148,7 +152,8 @@ class SiamFCMultiTracker:
             if calibration is None:
                 raise ValueError("int8 needs a calibration: use from_pretrained (it reads "
                                  "<weights>.int8.pth) or pass calibration=")
-            self.model.backbone = Int8Backbone(self.model.backbone, calibration)
+            sizes = [(n, n) for n in (self.cfg.exemplar_size, self.cfg.instance_size)]
+            self.model.backbone = Int8Backbone(self.model.backbone, calibration, sizes=sizes)
         for p in self.model.parameters():
             p.requires_grad_(False)
         cfg = self.cfg
