@@ -56,10 +56,18 @@ def _weights(args: argparse.Namespace) -> tuple[Path, str | None]:
     return default_weights_path(args.backbone or "alexnet"), args.backbone
 
 
-def _tracker_config(args: argparse.Namespace):
-    """The ``TrackerConfig`` of --preset with the --set overrides (validated)."""
+def _tracker_config(args: argparse.Namespace, redetect: bool | None = None):
+    """The ``TrackerConfig`` of --preset with the --set overrides (validated), plus the
+    command's ``redetect`` default (a --set of it wins) and --lost-threshold when it has one."""
     from .config import TrackerConfig
-    return TrackerConfig.preset(args.preset, **parse_settings(getattr(args, "set", None) or []))
+    changes = parse_settings(getattr(args, "set", None) or [])
+    if redetect is not None and "redetect" not in changes:
+        changes["redetect"] = redetect
+    config = TrackerConfig.preset(args.preset)
+    if getattr(args, "lost_threshold", None) is not None:
+        changes["lost_threshold"] = args.lost_threshold
+        changes["recover_threshold"] = max(config.recover_threshold, args.lost_threshold)
+    return config.replace(**changes) if changes else config
 
 
 def _build_tracker(args: argparse.Namespace):
@@ -102,18 +110,10 @@ def parse_settings(items: Sequence[str]) -> dict:
 
 
 def _multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
-    from .config import TrackerConfig
     from .siamfc import SiamFCMultiTracker
-    config = TrackerConfig.preset(args.preset)
-    changes = parse_settings(getattr(args, "set", None) or [])
-    if redetect is not None and "redetect" not in changes:
-        changes["redetect"] = redetect
-    if getattr(args, "lost_threshold", None) is not None:
-        changes["lost_threshold"] = args.lost_threshold
-        changes["recover_threshold"] = max(config.recover_threshold, args.lost_threshold)
     weights, backbone = _weights(args)
     return SiamFCMultiTracker.from_pretrained(weights, device=args.device,
-                                              config=config.replace(**changes) if changes else config,
+                                              config=_tracker_config(args, redetect),
                                               backbone=backbone, dtype=args.dtype)
 
 
