@@ -331,9 +331,10 @@ class SiamFCMultiTracker:
             chosen = (1 - cfg.window_influence) * chosen + cfg.window_influence * self._window.view(1, -1)
             loc = torch.argmax(chosen, dim=1)
 
-            # only the final numbers come back to the host
-            loc_np, best_np = loc.cpu().numpy(), best.cpu().numpy()
-            score_np = score.float().cpu().numpy()
+            # only the final numbers come back to the host, in one transfer (float64 holds
+            # the integer indices exactly)
+            back = torch.stack([loc.double(), best.double(), score.double()]).cpu().numpy()
+            loc_np, best_np, score_np = back[0].astype(np.int64), back[1].astype(np.int64), back[2]
 
         with timer.stage("bookkeeping"):
             row, col = np.divmod(loc_np, cfg.upscaled_size)
@@ -354,7 +355,7 @@ class SiamFCMultiTracker:
                                cfg.max_scale * self._base_size[idx])
             self._z_sz[idx] = self._z_sz[idx] * np.sqrt(new_size.prod(axis=1) / size.prod(axis=1))
             self._size[idx] = new_size
-        return score_np.astype(np.float64), scale
+        return score_np, scale
 
     def _update_lost(self, scores: np.ndarray, tracked: np.ndarray, hw: tuple[int, int]) -> None:
         """7. Lost state of the targets that ran the normal step (``tracked`` mask)."""
