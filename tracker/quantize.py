@@ -157,9 +157,10 @@ class Int8Backbone(nn.Module):
                  source: str = "calibration", sizes: Iterable[tuple[int, int]] = ()) -> None:
         super().__init__()
         self._float = copy.deepcopy(backbone).float().eval()
-        self._calibration = calibration
         self._source = source
         self._pending: nn.Module | None = quantize_backbone(self._float, calibration, source)  # checks now
+        # checked once: later copies skip the fingerprint (a hash of all the weights)
+        self._calibration = {k: v for k, v in calibration.items() if k != FINGERPRINT_KEY}
         self._by_size: dict[tuple[int, int], nn.Module] = {}
         for size in sizes:
             self._module((int(size[0]), int(size[1])))
