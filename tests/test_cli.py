@@ -120,6 +120,18 @@ def test_bench_takes_settings(random_weights, setting, code, capsys):
         assert setting.split("=")[0] in capsys.readouterr().err
 
 
+def test_bench_says_when_an_opencv_tracker_is_missing(random_weights, monkeypatch, capsys):
+    from tracker.evaluation import adapters
+
+    def missing(spec):
+        raise ValueError(f"{spec.name} needs OpenCV's contrib modules")
+    monkeypatch.setattr(adapters, "opencv_factory", missing)
+    assert run("bench", "--frames", 2, "--device", "cpu", "--weights", random_weights) == 0
+    out = capsys.readouterr().out
+    assert "not timed: opencv-csrt needs OpenCV's contrib modules" in out
+    assert "| opencv-csrt" not in out
+
+
 def test_bench_on_video(tiny_video, random_weights, capsys):
     assert run("bench", "--source", tiny_video, "--frames", 3, "--no-opencv", "--device", "cpu",
                "--weights", random_weights) == 0

@@ -261,10 +261,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # -- bench ------------------------------------------------------------------------------------
 def cmd_bench(args: argparse.Namespace) -> int:
-    import cv2
     import torch
 
     from .benchmark import bench_opencv, bench_siamfc, format_table
+    from .evaluation.adapters import TrackerSpec, opencv_factory
     from .siamfc import SiamFCMultiTracker
     from .synthetic import make_clip
     from .video import FrameSource
@@ -317,19 +317,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.targets > 1:
         results.append(bench_siamfc(tracker, frames, boxes_arr, args.frames, decode_s=decode_s,
                                     name=f"siamfc ({args.preset})"))
-    csrt = getattr(cv2, "TrackerCSRT_create", None)
-    if csrt is not None and not args.no_opencv:
-        results.append(bench_opencv("opencv-csrt", csrt, frames, box, args.frames, decode_s))
-    if args.nano_backbone and args.nano_head and not args.no_opencv:
-        def make_nano():
-            params = cv2.TrackerNano_Params()
-            params.backbone, params.neckhead = args.nano_backbone, args.nano_head
-            return cv2.TrackerNano_create(params)
-        results.append(bench_opencv("opencv-nano", make_nano, frames, box, args.frames, decode_s))
+    skipped = []
+    if not args.no_opencv:
+        others = [TrackerSpec("opencv-csrt")]
+        if args.nano_backbone and args.nano_head:
+            others.append(TrackerSpec("opencv-nano", onnx={"nano_backbone": args.nano_backbone,
+                                                           "nano_head": args.nano_head}))
+        for spec in others:
+            try:
+                make = opencv_factory(spec)
+            except ValueError as exc:      # e.g. CSRT is only in OpenCV's contrib build
+                skipped.append(f"not timed: {exc}")
+                continue
+            results.append(bench_opencv(spec.name, make, frames, box, args.frames, decode_s))
     print(f"source: {source_name}, {w}x{h}; device: {device}; backbone precision: "
           f"{tracker.precision}; torch threads: {torch.get_num_threads()}; frames timed: "
           f"{args.frames}; weights: {weights_note}")
     print(format_table(results))
+    for line in skipped:
+        print(line)
     base = results[0]
     for r in results[1:]:
         if r.name.startswith("opencv"):

@@ -86,7 +86,7 @@ class OpenCVAdapter:
     def __init__(self, spec: TrackerSpec) -> None:
         self.name = spec.name
         self._spec = spec
-        self._make = _opencv_factory(spec)
+        self._make = opencv_factory(spec)
         self._tracker = None
         self._last = np.zeros(4)
 
@@ -104,7 +104,9 @@ class OpenCVAdapter:
         return self._last.copy()
 
 
-def _opencv_factory(spec: TrackerSpec):
+def opencv_factory(spec: TrackerSpec):
+    """A no-argument constructor of the OpenCV tracker ``spec`` names (``opencv-csrt``, ...);
+    ValueError, saying what to install or pass, when this OpenCV build lacks it."""
     kind = spec.name.split("-", 1)[1]
     if kind in ("csrt", "kcf"):
         ctor = getattr(cv2, f"Tracker{kind.upper()}_create", None) or \
