@@ -130,6 +130,33 @@ def test_eval_unknown_tracker_exit_2(otb_root, capsys):
     assert "goturn" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra,message", [
+    ([], "needs --nano-backbone and --nano-head"),
+    (["--nano-backbone", "nope_backbone.onnx", "--nano-head", "nope_head.onnx"],
+     "nope_backbone.onnx not found"),
+])
+def test_eval_unbuildable_opencv_tracker_exit_2_before_running(tmp_path, otb_root, random_weights,
+                                                               extra, message, capsys):
+    """Checked before any tracker runs: no results are written, one line says what to do."""
+    results = tmp_path / "results"
+    code = main(["eval", str(otb_root), "--trackers", "siamfc,opencv-nano", *extra, "--weights",
+                 str(random_weights), "--device", "cpu", "--results-dir", str(results), "--quiet"])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not results.exists()
+
+
+def test_eval_contrib_tracker_missing_is_named(tmp_path, otb_root, monkeypatch, capsys):
+    """With plain opencv-python (no contrib modules) CSRT cannot be built: exit 2 up front."""
+    import tracker.evaluation.adapters as adapters
+    fake_cv2 = type("cv2", (), {})()         # an OpenCV without TrackerCSRT_create / legacy
+    monkeypatch.setattr(adapters, "cv2", fake_cv2)
+    code = main(["eval", str(otb_root), "--trackers", "opencv-csrt", "--results-dir",
+                 str(tmp_path / "r"), "--quiet"])
+    assert code == 2
+    assert "opencv-contrib-python" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("spec,label", [
     (dict(name="siamfc"), "siamfc"),
     (dict(name="siamfc", dtype="int8"), "siamfc-int8"),

@@ -104,6 +104,12 @@ class OpenCVAdapter:
         return self._last.copy()
 
 
+def _check_onnx(*paths: str) -> None:
+    for path in paths:
+        if not Path(path).is_file():
+            raise ValueError(f"ONNX model {path} not found: give the path to the downloaded file")
+
+
 def opencv_factory(spec: TrackerSpec):
     """A no-argument constructor of the OpenCV tracker ``spec`` names (``opencv-csrt``, ...);
     ValueError, saying what to install or pass, when this OpenCV build lacks it."""
@@ -121,6 +127,7 @@ def opencv_factory(spec: TrackerSpec):
         backbone, head = spec.onnx.get("nano_backbone"), spec.onnx.get("nano_head")
         if not (backbone and head):
             raise ValueError("opencv-nano needs --nano-backbone and --nano-head ONNX paths")
+        _check_onnx(backbone, head)
 
         def make():
             params = cv2.TrackerNano_Params()
@@ -131,6 +138,7 @@ def opencv_factory(spec: TrackerSpec):
         model = spec.onnx.get("vit_model")
         if not model:
             raise ValueError("opencv-vit needs --vit-model ONNX path")
+        _check_onnx(model)
 
         def make_vit():
             params = cv2.TrackerVit_Params()

@@ -23,7 +23,7 @@ from ..datasets.base import Sequence
 from ..metrics import (PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, SequenceResult,
                        evaluate_sequence, overall)
 from ..siamfc import SiamFCTracker
-from .adapters import Tracker, TrackerSpec, make_tracker
+from .adapters import Tracker, TrackerSpec, make_tracker, opencv_factory
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,9 @@ class Experiment:
     def run(self, specs: list[TrackerSpec], workers: int = 1, overwrite: bool = False,
             on_done: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
         """Track every sequence with every tracker (reusing stored results unless
-        ``overwrite``); returns one outcome per (tracker, sequence). A ``dtype="auto"`` spec
+        ``overwrite``); returns one outcome per (tracker, sequence). ValueError, before anything
+        runs, for an OpenCV tracker that cannot be built here (not in this OpenCV build, or its
+        ONNX file is missing). A ``dtype="auto"`` spec
         runs, and is stored, as the precision it resolves to (``TrackerSpec.resolved``)."""
         specs = [spec.resolved() for spec in specs]
         outcomes: list[RunOutcome] = []
@@ -124,6 +126,10 @@ class Experiment:
                         on_done(outcome)
                 else:
                     todo.append((spec, seq))
+        # an OpenCV tracker this OpenCV build lacks, or a missing ONNX file: ValueError now,
+        # before any tracker runs, rather than one failure per sequence afterwards
+        for spec in {spec.label: spec for spec, _ in todo if spec.name.startswith("opencv-")}.values():
+            opencv_factory(spec)
         if workers <= 1:
             for spec, seq in todo:
                 outcome = _run_one(spec, seq, str(self.results_dir))
