@@ -133,7 +133,7 @@ def test_opencv_crops_track_like_grid_sample(small_clip, monkeypatch):
 
     class GridCrops(FrameCrops):
         def __call__(self, centers, sizes, out_size):
-            img = torch.from_numpy(self._src).permute(2, 0, 1)[None]
+            img = torch.from_numpy(self._frame.astype(np.float32)).permute(2, 0, 1)[None]
             return crop_batch(img, torch.from_numpy(np.asarray(centers, dtype=np.float64).reshape(-1, 2)),
                               torch.from_numpy(np.asarray(sizes, dtype=np.float64).reshape(-1)),
                               out_size, torch.tensor(self._mean, dtype=torch.float32))
