@@ -17,7 +17,8 @@ class StageTimer:
     def __init__(self, device: torch.device | str = "cpu", enabled: bool = False) -> None:
         self.device = torch.device(device)
         self.enabled = enabled
-        self.times: dict[str, list[float]] = defaultdict(list)
+        self.times: dict[str, list[float]] = defaultdict(list)   # stage -> seconds per lap
+        self._lap: dict[str, float] = defaultdict(float)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -32,12 +33,20 @@ class StageTimer:
         start = time.perf_counter()
         yield
         self._sync()
-        self.times[name].append(time.perf_counter() - start)
+        self._lap[name] += time.perf_counter() - start
+
+    def lap(self) -> None:
+        """End of one frame: a stage entered several times in it counts once, summed."""
+        for name, seconds in self._lap.items():
+            self.times[name].append(seconds)
+        self._lap.clear()
 
     def reset(self) -> None:
         self.times.clear()
+        self._lap.clear()
 
     def summary(self) -> dict[str, tuple[float, float]]:
-        """Stage -> (median ms, p90 ms)."""
+        """Stage -> (median ms, p90 ms) over laps (frames)."""
+        self.lap()
         return {k: (float(np.median(v) * 1e3), float(np.percentile(v, 90) * 1e3))
                 for k, v in self.times.items() if v}

@@ -290,10 +290,14 @@ class SiamFCMultiTracker:
             scores[track], scales[track] = self._track(img, track, hw)
         for i in np.flatnonzero(searching):
             scores[i] = self._redetect(img, int(i), hw)
-        self._update_lost(scores, ~searching, hw)
-        boxes = cxcywh_to_ltwh(np.concatenate([self._center, self._size], axis=1))
-        return [TrackResult(tuple(float(v) for v in boxes[i]), float(scores[i]), float(scales[i]),
-                            self.ids[i], bool(self._lost[i])) for i in range(n)]
+        with self.timer.stage("bookkeeping"):
+            self._update_lost(scores, ~searching, hw)
+            boxes = cxcywh_to_ltwh(np.concatenate([self._center, self._size], axis=1))
+            results = [TrackResult(tuple(float(v) for v in boxes[i]), float(scores[i]),
+                                   float(scales[i]), self.ids[i], bool(self._lost[i]))
+                       for i in range(n)]
+        self.timer.lap()
+        return results
 
     def _track(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int]
                ) -> tuple[np.ndarray, np.ndarray]:

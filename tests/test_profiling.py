@@ -1,0 +1,44 @@
+"""StageTimer: per-frame (lap) stage times for ``siamfc bench``."""
+import time
+
+import pytest
+
+from tracker.profiling import StageTimer
+
+
+@pytest.mark.parametrize("visits", [1, 2, 3])
+def test_a_stage_entered_several_times_in_a_frame_counts_once_summed(visits):
+    timer = StageTimer(enabled=True)
+    for _ in range(4):                       # 4 frames
+        for _ in range(visits):
+            with timer.stage("crop"):
+                time.sleep(0.002)
+        timer.lap()
+    assert len(timer.times["crop"]) == 4
+    median_ms, _ = timer.summary()["crop"]
+    assert 2 * visits <= median_ms < 2 * visits + 20
+
+
+def test_disabled_timer_records_nothing():
+    timer = StageTimer(enabled=False)
+    with timer.stage("crop"):
+        pass
+    timer.lap()
+    assert timer.summary() == {}
+
+
+def test_tracker_stages_add_up_to_the_update(random_weights, small_clip):
+    """Every part of update() is inside a stage: their sum is the update time (within 1 ms)."""
+    from tracker import SiamFCMultiTracker
+    multi = SiamFCMultiTracker.from_pretrained(random_weights, device="cpu")
+    multi.init(small_clip.frames[0], [small_clip.boxes[0]])
+    multi.timer.enabled = True
+    totals = []
+    for frame in small_clip.frames[1:6]:
+        start = time.perf_counter()
+        multi.update(frame)
+        totals.append(time.perf_counter() - start)
+    per_frame = [sum(v[i] for v in multi.timer.times.values()) for i in range(5)]
+    assert {"crop", "backbone", "xcorr", "upsample_peak", "bookkeeping"} <= set(multi.timer.times)
+    for staged, total in zip(per_frame, totals):
+        assert staged <= total and total - staged < 1e-3
