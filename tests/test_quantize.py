@@ -41,10 +41,11 @@ def folded(backbone: str, seed: int = 0) -> SiamNet:
 @pytest.mark.parametrize("name", sorted(BACKBONES))
 @pytest.mark.parametrize("size,feat", [(127, 6), (255, 22)])
 def test_backbone_contract(name, size, feat):
-    """Every backbone: no padding, stride 8, 256 channels: 127 -> 6x6, 255 -> 22x22."""
+    """Every backbone: no padding, stride 8, the channels it declares: 127 -> 6x6, 255 -> 22x22."""
     net = SiamNet(name).eval()
+    channels = net.backbone.out_channels
     with torch.no_grad():
-        assert net.features(torch.rand(2, 3, size, size) * 255).shape == (2, 256, feat, feat)
+        assert net.features(torch.rand(2, 3, size, size) * 255).shape == (2, channels, feat, feat)
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))

@@ -120,9 +120,9 @@ def test_opencv_crops_track_like_grid_sample(small_clip, monkeypatch):
     path) the shipped lite network follows the same boxes on a clip, within 0.5 px."""
     import tracker.siamfc as siamfc_module
     from tracker.crops import FrameCrops, crop_batch
-    from tracker.weights import default_weights_path
+    from tracker.weights import LITE_BACKBONE, default_weights_path
 
-    weights = default_weights_path("alexnet_half")
+    weights = default_weights_path(LITE_BACKBONE)
 
     def run():
         t = SiamFCTracker.from_pretrained(weights, device="cpu")

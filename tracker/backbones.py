@@ -46,20 +46,22 @@ class AlexNet(nn.Module):
     conv4 3x3 384 (2 groups), conv5 3x3 256 (2 groups); BN+ReLU after conv1-4, none after conv5.
     """
 
-    out_channels = 256
     total_stride = 8
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(self, width: float = 1.0, channels: tuple[int, int, int, int] = (96, 256, 384, 384),
+                 out_channels: int = 256, conv1_kernel: int = 11) -> None:
         super().__init__()
-        c1, c2, c3, c4 = (int(round(c * width)) for c in (96, 256, 384, 384))
-        self.conv1 = nn.Sequential(_conv_bn_relu(3, c1, 11, 2), nn.MaxPool2d(3, 2))
+        c1, c2, c3, c4 = (int(round(c * width)) for c in channels)
+        self.out_channels = out_channels
+        self.conv1 = nn.Sequential(_conv_bn_relu(3, c1, conv1_kernel, 2), nn.MaxPool2d(3, 2))
         self.conv2 = nn.Sequential(_conv_bn_relu(c1, c2, 5, groups=2), nn.MaxPool2d(3, 2))
         self.conv3 = _conv_bn_relu(c2, c3, 3)
         self.conv4 = _conv_bn_relu(c3, c4, 3, groups=2)
-        self.conv5 = nn.Conv2d(c4, self.out_channels, 3, groups=2)
+        self.conv5 = nn.Conv2d(c4, out_channels, 3, groups=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) -> (B, 256, (H - 87) / 8 + 1, same for W)."""
+        """(B, 3, H, W) -> (B, out_channels, (H - 87) / 8 + 1, same for W) with the 11 px conv1
+        (floor division: a 7 px conv1 gives the same sizes for 127 and 255 px crops)."""
         x = self.conv1(x)
         x = self.conv2(x)
         x = self.conv3(x)
@@ -77,6 +79,15 @@ def alexnet() -> nn.Module:
 def alexnet_half() -> nn.Module:
     """AlexNet at half width (0.7 M parameters, a third of the multiply-adds)."""
     return AlexNet(0.5)
+
+
+@register_backbone("alexnet_slim")
+def alexnet_slim() -> nn.Module:
+    """AlexNet slimmed for int8 on a CPU (0.39 M parameters): conv1 7x7 with 32 channels
+    (torch's quantized max-pool is fast for multiples of 32 channels, slow for 48), then
+    96-160-160 and a 128-channel output. Stride 8; receptive field 83 px; 6x6 features for a
+    127 crop and 22x22 for a 255 crop, as AlexNet."""
+    return AlexNet(channels=(32, 96, 160, 160), out_channels=128, conv1_kernel=7)
 
 
 def _separable(cin: int, cout: int, k: int, stride: int = 1, last: bool = False) -> nn.Sequential:

@@ -174,7 +174,7 @@ class SiamFCMultiTracker:
                         pretrained: bool = True, dtype: str = "auto") -> "SiamFCMultiTracker":
         """Load weights (default: ``weights/siamfc_alexnet.pth``) into a tracker.
 
-        ``backbone``: a registered name (``alexnet``; ``alexnet_half``, whose default file is
+        ``backbone``: a registered name (``alexnet``; ``alexnet_slim``, whose default file is
         ``weights/siamfc_lite.pth``); None reads it from the weights file. ``config`` is a
         ``TrackerConfig`` or a preset name;
         ``dtype`` the backbone precision: ``fp32``, ``bf16``, ``fp16`` on CUDA, ``int8`` on

@@ -10,7 +10,7 @@ import torch
 from .errors import WeightsError
 from .network import SiamNet
 
-LITE_BACKBONE = "alexnet_half"     # the backbone of weights/siamfc_lite.pth
+LITE_BACKBONE = "alexnet_slim"     # the backbone of weights/siamfc_lite.pth
 DEFAULT_FILES = {"alexnet": "siamfc_alexnet.pth", LITE_BACKBONE: "siamfc_lite.pth"}
 HOW_TO_GET = ("train weights with `siamfc train` (see weights/README.md), or pass --weights PATH "
               "/ set SIAMFC_WEIGHTS")
