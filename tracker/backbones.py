@@ -44,14 +44,16 @@ class AlexNet(nn.Module):
 
     conv1 11x11/2 96, pool 3/2, conv2 5x5 256 (2 groups), pool 3/2, conv3 3x3 384,
     conv4 3x3 384 (2 groups), conv5 3x3 256 (2 groups); BN+ReLU after conv1-4, none after conv5.
+    ``channels`` (conv1-4), ``out_channels`` (conv5) and ``conv1_kernel`` make the lighter
+    variants registered below.
     """
 
     total_stride = 8
 
-    def __init__(self, width: float = 1.0, channels: tuple[int, int, int, int] = (96, 256, 384, 384),
+    def __init__(self, channels: tuple[int, int, int, int] = (96, 256, 384, 384),
                  out_channels: int = 256, conv1_kernel: int = 11) -> None:
         super().__init__()
-        c1, c2, c3, c4 = (int(round(c * width)) for c in channels)
+        c1, c2, c3, c4 = channels
         self.out_channels = out_channels
         self.conv1 = nn.Sequential(_conv_bn_relu(3, c1, conv1_kernel, 2), nn.MaxPool2d(3, 2))
         self.conv2 = nn.Sequential(_conv_bn_relu(c1, c2, 5, groups=2), nn.MaxPool2d(3, 2))
@@ -72,13 +74,13 @@ class AlexNet(nn.Module):
 @register_backbone("alexnet")
 def alexnet() -> nn.Module:
     """The paper's AlexNet (about 2.3 M parameters)."""
-    return AlexNet(1.0)
+    return AlexNet()
 
 
 @register_backbone("alexnet_half")
 def alexnet_half() -> nn.Module:
     """AlexNet at half width (0.7 M parameters, a third of the multiply-adds)."""
-    return AlexNet(0.5)
+    return AlexNet(channels=(48, 128, 192, 192))
 
 
 @register_backbone("alexnet_slim")
