@@ -6,7 +6,7 @@ import sys
 
 from tracker import SiamFCMultiTracker
 from tracker.geometry import parse_box
-from tracker.video import FrameSource
+from tracker.media.video import FrameSource
 
 
 def main() -> int:

@@ -7,8 +7,8 @@ import sys
 import cv2
 
 from tracker import SiamFCTracker
-from tracker.annotate import draw_box
-from tracker.video import FrameSource
+from tracker.media.annotate import draw_box
+from tracker.media.video import FrameSource
 
 
 def main() -> int:

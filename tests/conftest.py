@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.network import SiamNet, init_weights
-from tracker.synthetic import make_clip, write_video
+from tracker.diagnostics.synthetic import make_clip, write_video
+from tracker.model.network import SiamNet, init_weights
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -6,7 +6,7 @@ import cv2
 import pytest
 
 from tracker.cli import main
-from tracker.outputs import read_box_csv
+from tracker.media.boxfiles import read_box_csv
 
 
 def run(*args):
@@ -139,7 +139,7 @@ def test_bench_on_video(tiny_video, random_weights, capsys):
 
 
 def test_ctrl_c_keeps_tracked_rows(tmp_path, tiny_video, small_clip, random_weights, monkeypatch, capsys):
-    from tracker import video
+    from tracker.media import video
     original = video.FrameSource.__iter__
 
     def interrupted(self):

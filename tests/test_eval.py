@@ -8,7 +8,7 @@ import pytest
 
 from tracker.cli import main
 from tracker.geometry import zero_based_to_one_based
-from tracker.synthetic import make_clip
+from tracker.diagnostics.synthetic import make_clip
 
 
 def make_otb(root: Path, n_seqs: int = 2, frames: int = 6) -> Path:

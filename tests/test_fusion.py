@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.backbones import BACKBONES
-from tracker.fusion import fold_batchnorm
-from tracker.network import SiamNet, init_weights
+from tracker.model.backbones import BACKBONES
+from tracker.model.fusion import fold_batchnorm
+from tracker.model.network import SiamNet, init_weights
 
 
 def trained_like_net(seed: int = 0, backbone: str = "alexnet") -> SiamNet:
@@ -48,7 +48,8 @@ def test_low_precision_tracker_follows_the_fp32_one(device, small_clip):
     low-precision features) within 5% of their range of the fp32 ones, and boxes overlapping
     the fp32 tracker's (IoU >= 0.8 on every frame)."""
     from tracker.geometry import iou_ltwh
-    from tracker.siamfc import DTYPES, SiamFCTracker
+    from tracker.model.runtime import DTYPES
+    from tracker.siamfc import SiamFCTracker
     dtype = "fp16" if device == "cuda" else "bf16"
     ref = SiamFCTracker.from_pretrained(device=device, dtype="fp32")
     low = SiamFCTracker.from_pretrained(device=device, dtype=dtype)
@@ -71,9 +72,10 @@ def test_bad_dtype(dtype, device):
 
 
 def test_int8_needs_cpu_and_calibration():
-    from tracker.siamfc import SiamFCTracker, _resolve_dtype
+    from tracker.model.runtime import resolve_dtype
+    from tracker.siamfc import SiamFCTracker
     with pytest.raises(ValueError, match="CPU only"):
-        _resolve_dtype("int8", torch.device("cuda"))
+        resolve_dtype("int8", torch.device("cuda"))
     with pytest.raises(ValueError, match="calibration"):
         SiamFCTracker(trained_like_net(), device="cpu", dtype="int8")
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tracker.errors import SourceError
-from tracker.outputs import (FORMATS, format_for_path, open_box_writer, parse_formats,
+from tracker.media.boxfiles import (FORMATS, format_for_path, open_box_writer, parse_formats,
                              read_box_csv)
-from tracker.video import BackgroundReader, ImageFolderSink, is_live
+from tracker.media.video import BackgroundReader, ImageFolderSink, is_live
 
 
 @dataclass
@@ -139,7 +139,7 @@ def test_reader_times_out_on_a_silent_camera():
 
 
 def test_camera_that_stops_raises_after_its_frames(monkeypatch):
-    from tracker import video
+    from tracker.media import video
 
     class FakeCapture:
         def __init__(self, index):

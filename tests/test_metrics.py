@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tracker.metrics import (PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, center_error,
+from tracker.evaluation.metrics import (PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, center_error,
                              evaluate_sequence, normalized_center_error, overall,
                              precision_curve, success_curve)
 

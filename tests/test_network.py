@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tracker.backbones import BACKBONES, build_backbone, register_backbone
-from tracker.heads import xcorr
-from tracker.network import SiamNet, init_weights
+from tracker.model.backbones import BACKBONES, build_backbone, register_backbone
+from tracker.model.heads import xcorr
+from tracker.model.network import SiamNet, init_weights
 
 
 def xcorr_conv(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from tracker.profiling import StageTimer
+from tracker.diagnostics.profiling import StageTimer
 
 
 @pytest.mark.parametrize("visits", [1, 2, 3])

@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.backbones import BACKBONES
+from tracker.model.backbones import BACKBONES
 from tracker.errors import WeightsError
-from tracker.fusion import fold_batchnorm
-from tracker.network import SiamNet, init_weights
-from tracker.quantize import (calibrate, calibration_crops, calibration_path, int8_available,
+from tracker.model.fusion import fold_batchnorm
+from tracker.model.network import SiamNet, init_weights
+from tracker.model.quantize import (calibrate, calibration_crops, calibration_path, int8_available,
                               load_calibration, quantize_backbone)
-from tracker.synthetic import make_clip
+from tracker.diagnostics.synthetic import make_clip
 from tracker.training.sequences import TrainSequence
-from tracker.weights import detect_backbone, load_model
+from tracker.model.weights import detect_backbone, load_model
 
 needs_int8 = pytest.mark.skipif(not int8_available(), reason="no x86 quantized engine in this torch")
 
@@ -108,7 +108,7 @@ def test_int8_tracker_follows_fp32(tmp_path, clip_sequence, small_clip):
     like the fp32 one (IoU >= 0.7 on every frame) and leaves torch's engine setting alone."""
     from tracker.geometry import iou_ltwh
     from tracker.siamfc import SiamFCTracker
-    from tracker.weights import default_weights_path
+    from tracker.model.weights import default_weights_path
     weights = default_weights_path()
     if not weights.is_file():
         pytest.skip("no shipped weights")
@@ -149,7 +149,7 @@ def test_lite_flag_and_lite_tracker(tmp_path, monkeypatch):
     --weights is a one-line error (exit 2); eval's siamfc-lite loads the same file."""
     from tracker.cli import main
     from tracker.evaluation.adapters import TrackerSpec, make_tracker
-    from tracker.weights import LITE_BACKBONE, default_weights_path
+    from tracker.model.weights import LITE_BACKBONE, default_weights_path
     if not default_weights_path(LITE_BACKBONE).is_file():
         pytest.skip("no shipped lite weights")
     assert main(["demo", "--lite", "--frames", "6", "--output-dir", str(tmp_path / "d"), "--device", "cpu"]) == 0
@@ -163,7 +163,7 @@ def test_lite_flag_and_lite_tracker(tmp_path, monkeypatch):
 @needs_int8
 def test_int8_backbone_gives_each_input_size_its_own_copy(clip_sequence):
     """Int8Backbone equals a plain converted module on every size, one copy per (H, W)."""
-    from tracker.quantize import Int8Backbone
+    from tracker.model.quantize import Int8Backbone
     net = folded("alexnet")
     cal = calibrate(net.backbone, calibration_crops([clip_sequence], num_frames=8, batch=8))
     multi = Int8Backbone(net.backbone, cal)
@@ -196,7 +196,7 @@ def calibrated_weights(tmp_path, clip_sequence):
 
 def test_calibration_carries_the_weights_fingerprint(calibrated_weights):
     """The fingerprint matches the weights it was made for, not others (one changed value)."""
-    from tracker.quantize import FINGERPRINT_KEY, calibration_fits
+    from tracker.model.quantize import FINGERPRINT_KEY, calibration_fits
     path, cal_path = calibrated_weights
     cal = load_calibration(cal_path)
     assert cal[FINGERPRINT_KEY].dtype == torch.uint8 and cal[FINGERPRINT_KEY].shape == (32,)
@@ -218,7 +218,7 @@ def test_calibration_carries_the_weights_fingerprint(calibrated_weights):
 def test_auto_precision_on_the_cpu(calibrated_weights, case, auto, explicit):
     """dtype="auto" (the default) is int8 only with a calibration made for these weights, else
     fp32; an explicit int8 refuses a missing or mismatched calibration, naming the file."""
-    from tracker.quantize import FINGERPRINT_KEY
+    from tracker.model.quantize import FINGERPRINT_KEY
     from tracker.siamfc import SiamFCTracker
     path, cal_path = calibrated_weights
     if case == "no file":
@@ -263,7 +263,7 @@ def test_eval_names_the_precision_auto_picked(calibrated_weights):
     ("cpu", True, "int8"), ("cpu", False, "fp32"), ("cuda", True, "fp32")])
 def test_pick_precision(calibrated_weights, device, with_calibration, expected):
     """auto: int8 only on the CPU and only with a fitting calibration (CUDA stays fp32)."""
-    from tracker.siamfc import pick_precision
+    from tracker.model.runtime import pick_precision
     path, cal_path = calibrated_weights
     backbone = fold_batchnorm(load_model(path)).backbone
     cal = load_calibration(cal_path) if with_calibration else None

@@ -11,8 +11,8 @@ import torch
 from tracker.cli import main
 from tracker.config import TrackerConfig
 from tracker.siamfc import SiamFCMultiTracker
-from tracker.soak import rss_mb, run_soak
-from tracker.synthetic import make_clip, write_video
+from tracker.diagnostics.soak import rss_mb, run_soak
+from tracker.diagnostics.synthetic import make_clip, write_video
 
 H, W = 120, 160
 

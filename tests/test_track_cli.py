@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from tracker.cli import main
-from tracker.cli_webcam import LiveOptions, run_live
-from tracker.outputs import read_box_csv
+from tracker.cli.webcam import LiveOptions, run_live
+from tracker.media.boxfiles import read_box_csv
 from tracker.siamfc import SiamFCMultiTracker
-from tracker.synthetic import write_video
+from tracker.diagnostics.synthetic import write_video
 
 
 def run(*args):
@@ -100,7 +100,7 @@ def test_contradictory_options_exit_2(tmp_path, inputs, small_clip, random_weigh
 
 
 def test_interrupt_leaves_every_format_valid(tmp_path, inputs, small_clip, random_weights, monkeypatch):
-    from tracker import video
+    from tracker.media import video
     original = video.FrameSource.__iter__
 
     def interrupted(self):
@@ -173,7 +173,7 @@ def test_live_recording_keeps_the_camera_frame_count(tmp_path, tiny_video, small
     frame in their place, so it has as many frames as the camera sent and plays at its speed."""
     import time
 
-    from tracker import cli_webcam
+    from tracker.cli import webcam as cli_webcam
     monkeypatch.setattr(cli_webcam, "is_live", lambda source: True)
     tracker = SiamFCMultiTracker.from_pretrained(random_weights, device="cpu")
     update = tracker.update
@@ -191,7 +191,7 @@ def test_live_recording_keeps_the_camera_frame_count(tmp_path, tiny_video, small
 
 def test_live_feed_that_dropped_frame_0_still_starts_tracking(tmp_path, tiny_video, small_clip,
                                                                random_weights, monkeypatch):
-    from tracker import cli_webcam
+    from tracker.cli import webcam as cli_webcam
 
     class LateReader(cli_webcam.BackgroundReader):
         """Frame 0 went stale before the loop took it."""
@@ -221,7 +221,7 @@ def test_webcam_command_with_a_file_for_camera(tmp_path, tiny_video, small_clip,
 
 
 def test_missing_camera_exit_2(monkeypatch, random_weights, capsys):
-    from tracker import video
+    from tracker.media import video
 
     class NoCamera:
         def __init__(self, *args):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from tracker import SiamFCMultiTracker, SiamFCTracker, TrackerConfig
-from tracker.weights import load_model
+from tracker.model.weights import load_model
 
 from .conftest import random_frame
 
@@ -120,7 +120,7 @@ def test_opencv_crops_track_like_grid_sample(small_clip, monkeypatch):
     path) the shipped lite network follows the same boxes on a clip, within 0.5 px."""
     import tracker.siamfc as siamfc_module
     from tracker.crops import FrameCrops, crop_batch
-    from tracker.weights import LITE_BACKBONE, default_weights_path
+    from tracker.model.weights import LITE_BACKBONE, default_weights_path
 
     weights = default_weights_path(LITE_BACKBONE)
 

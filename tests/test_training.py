@@ -12,7 +12,7 @@ from tracker.training.losses import (balanced_weights, distill_loss, label_map, 
 from tracker.training.pairs import PairConfig, PairDataset
 from tracker.training.sequences import TrainSequence, read_got_style
 from tracker.training.trainer import TrainConfig, Trainer, learning_rate
-from tracker.weights import load_model
+from tracker.model.weights import load_model
 
 
 def make_got_root(root: Path, num_seqs: int = 3, frames: int = 6, step: int = 30) -> Path:
@@ -285,7 +285,7 @@ def test_distill_loss_is_a_kl_divergence():
 def test_distillation_pulls_the_student_to_the_teacher(tmp_path, capsys):
     """A half-width student trained against a teacher's maps only (task loss weight swamped)."""
     from tracker.cli import main
-    from tracker.network import SiamNet, init_weights
+    from tracker.model.network import SiamNet, init_weights
     from tracker.training.trainer import read_history
     torch.manual_seed(1)
     teacher = SiamNet("alexnet_half")

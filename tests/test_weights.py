@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from tracker import SiamFCTracker, WeightsError
-from tracker.network import SiamNet
-from tracker.weights import default_weights_path, load_model, resolve_device
+from tracker.model.network import SiamNet
+from tracker.model.runtime import resolve_device
+from tracker.model.weights import default_weights_path, load_model
 
 
 def test_missing_file_names_path(tmp_path):
@@ -88,7 +89,7 @@ def test_shipped_weights_track_the_synthetic_clip():
     import numpy as np
 
     from tracker.geometry import iou_ltwh
-    from tracker.synthetic import make_clip
+    from tracker.diagnostics.synthetic import make_clip
     clip = make_clip(num_frames=120)     # the demo's clip
     tracker = SiamFCTracker.from_pretrained(device="cpu")
     boxes = np.array([r.box for r in tracker.track(clip.frames, clip.boxes[0])])

@@ -4,7 +4,7 @@ Frames are BGR uint8 (H, W, 3); boxes are 0-based (x, y, w, h) float pixels.
 """
 from .config import PRESETS, TrackerConfig
 from .errors import SourceError, WeightsError
-from .network import SiamNet
+from .model.network import SiamNet
 from .siamfc import SiamFCMultiTracker, SiamFCTracker, TrackResult
 
 __version__ = "0.1.0"

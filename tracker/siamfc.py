@@ -25,17 +25,17 @@ import torch.nn.functional as F
 
 from .config import TrackerConfig
 from .crops import FrameCrops
-from .errors import WeightsError
+from .diagnostics.profiling import StageTimer
 from .frames import as_bgr
-from .fusion import fold_batchnorm
 from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh, scale_factors,
                        validate_box)
-from .network import SiamNet, init_weights
-from .profiling import StageTimer
-from .quantize import (Int8Backbone, calibration_fits, calibration_path, int8_available,
-                       load_calibration)
+from .model.fusion import fold_batchnorm
+from .model.network import SiamNet
+from .model.quantize import Int8Backbone
+from .model.runtime import check_precision, pick_precision, resolve_device, resolve_dtype
+from .model.weights import load_network
 from .redetect import peak_to_frame, search_centres
-from .weights import default_weights_path, load_model, resolve_device
+from .targets import Targets
 
 
 @dataclass(frozen=True)
@@ -53,69 +53,6 @@ class TrackResult:
     scale: float
     target_id: int = 0
     lost: bool = False
-
-
-def _load_network(path: str | os.PathLike | None, backbone: str | None, pretrained: bool,
-                  dtype: str = "auto", device: str | torch.device = "auto"
-                  ) -> tuple[SiamNet, dict[str, torch.Tensor] | None]:
-    """Weights from ``path`` (the backbone's default file when None), or random ones when not
-    ``pretrained``. ``backbone=None``: read from the file (``alexnet`` for the default file).
-    With ``dtype="int8"`` also the calibration file beside the weights (an error when missing);
-    with ``"auto"`` on a CPU with the x86 int8 engine, that file when there is one."""
-    _check_precision(dtype)
-    if not pretrained:
-        model = SiamNet(backbone or "alexnet")
-        init_weights(model)
-        return model.eval(), None
-    if path is None:
-        path = default_weights_path(backbone or "alexnet")
-    model = load_model(path, backbone)
-    calib = calibration_path(path)
-    wanted = dtype == "int8" or (dtype == "auto" and calib.is_file() and int8_available()
-                                 and resolve_device(device).type == "cpu")
-    if not wanted:
-        return model, None
-    calibration = load_calibration(calib)
-    if dtype == "int8" and calibration_fits(fold_batchnorm(model).backbone, calibration) is False:
-        raise WeightsError(f"{calib} was made for other weights than {path}; run `siamfc quantize "
-                           f"--weights {path} --data TRAIN_DIR`, or use fp32")
-    return model, calibration
-
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-# int8: quantized backbone fed fp32 crops (see quantize.py); auto: int8 on a CPU when the weights
-# come with a calibration made for them, else fp32
-PRECISIONS = ("auto", *DTYPES, "int8")
-
-
-def _check_precision(dtype: str) -> None:
-    if dtype not in PRECISIONS:
-        raise ValueError(f"dtype must be one of {list(PRECISIONS)}, got {dtype!r}")
-
-
-def pick_precision(dtype: str, device: torch.device, backbone: torch.nn.Module,
-                   calibration: dict[str, torch.Tensor] | None) -> str:
-    """The concrete precision for ``dtype``: itself, or for ``auto`` ``int8`` on a CPU with the
-    x86 engine and a calibration whose fingerprint matches ``backbone`` (folded), else ``fp32``."""
-    if dtype != "auto":
-        return dtype
-    if (device.type == "cpu" and calibration is not None and int8_available()
-            and calibration_fits(backbone, calibration)):
-        return "int8"
-    return "fp32"
-
-
-def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """``fp32`` | ``bf16`` | ``fp16`` | ``int8`` -> dtype of the crops fed to the backbone;
-    fp16 needs CUDA, int8 the CPU."""
-    _check_precision(dtype)
-    if dtype == "auto":
-        raise ValueError("resolve dtype auto with pick_precision first")
-    if dtype == "fp16" and device.type != "cuda":
-        raise ValueError("fp16 inference needs a CUDA device; use bf16 or fp32 on the CPU")
-    if dtype == "int8" and device.type != "cpu":
-        raise ValueError("int8 inference runs on the CPU only; use fp16 on CUDA")
-    return DTYPES.get(dtype, torch.float32)
 
 
 def bicubic_matrix(n_in: int, n_out: int) -> torch.Tensor:
@@ -139,14 +76,14 @@ class SiamFCMultiTracker:
                  calibration: dict[str, torch.Tensor] | None = None) -> None:
         self.cfg = config if config is not None else TrackerConfig()
         self.device = resolve_device(device)
-        _check_precision(dtype)
+        check_precision(dtype)
         # inference only: BatchNorm folded into the convolutions, NHWC memory layout
         self.model = fold_batchnorm(model).to(self.device).to(memory_format=torch.channels_last)
         # backbone precision: fp32, bf16 / fp16 weights and crops, or int8 (needs the
         # activation ranges in ``calibration``); the cross-correlation and everything after
         # it stay fp32 (a bf16 response map cannot place the peak)
         self.precision = pick_precision(dtype, self.device, self.model.backbone, calibration)
-        self.dtype = _resolve_dtype(self.precision, self.device)
+        self.dtype = resolve_dtype(self.precision, self.device)
         self.model.backbone.to(self.dtype)
         if self.precision == "int8":
             if calibration is None:
@@ -183,22 +120,17 @@ class SiamFCMultiTracker:
         and torch has the x86 int8 engine, else ``fp32``; ``precision`` says which was chosen.
         ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
         """
-        model, calibration = _load_network(path, backbone, pretrained, dtype, device)
+        model, calibration = load_network(path, backbone, pretrained, dtype, device)
         return cls(model, _as_config(config), device, dtype, calibration)
 
     def _clear(self) -> None:
-        self.ids: list[int] = []
+        self.targets = Targets()      # per-target state, one row per target (see targets.py)
         self._next_id = 0
-        self._center = np.zeros((0, 2))       # (N, 2) cx, cy px
-        self._size = np.zeros((0, 2))         # (N, 2) w, h px
-        self._base_size = np.zeros((0, 2))    # (N, 2) size at init
-        self._z_sz = np.zeros(0)              # (N,) exemplar side in frame px
-        self._z_feat: torch.Tensor | None = None   # (N, C, 6, 6)
-        self._low = np.zeros(0, dtype=np.int64)    # (N,) frames in a row below lost_threshold
-        self._lost = np.zeros(0, dtype=bool)       # (N,)
-        self._good = np.zeros((0, 5))              # (N, 5) last confident cx, cy, w, h, z_sz
-        self._tiles: list[np.ndarray] = []         # per target: wide-search centres while lost
-        self._tile_next = np.zeros(0, dtype=np.int64)
+
+    @property
+    def ids(self) -> list[int]:
+        """The tracked target ids, in order."""
+        return self.targets.ids
 
     @property
     def num_targets(self) -> int:
@@ -229,15 +161,7 @@ class SiamFCMultiTracker:
         """Stop tracking ``target_id`` (``KeyError`` if unknown)."""
         if target_id not in self.ids:
             raise KeyError(f"no target with id {target_id}; tracked ids: {self.ids}")
-        keep = [i for i, t in enumerate(self.ids) if t != target_id]
-        self.ids = [self.ids[i] for i in keep]
-        self._center, self._size = self._center[keep], self._size[keep]
-        self._base_size, self._z_sz = self._base_size[keep], self._z_sz[keep]
-        self._low, self._lost, self._good = self._low[keep], self._lost[keep], self._good[keep]
-        self._tiles = [self._tiles[i] for i in keep]
-        self._tile_next = self._tile_next[keep]
-        assert self._z_feat is not None
-        self._z_feat = self._z_feat[keep] if keep else None
+        self.targets = self.targets.select([i for i, t in enumerate(self.ids) if t != target_id])
 
     def _backbone_input(self, crops: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) float32 crops in the backbone's precision and channels-last layout."""
@@ -252,30 +176,21 @@ class SiamFCMultiTracker:
         z_sz = context_size(size[:, 0], size[:, 1], cfg.context)
         z = self._backbone_input(FrameCrops(frame, self.device)(center, z_sz, cfg.exemplar_size))
         feat = self.model.features(z).float()
-        self._z_feat = feat if self._z_feat is None else torch.cat([self._z_feat, feat])
-        self._center = np.concatenate([self._center, center])
-        self._size = np.concatenate([self._size, size])
-        self._base_size = np.concatenate([self._base_size, size])
-        self._z_sz = np.concatenate([self._z_sz, z_sz])
-        self._low = np.concatenate([self._low, np.zeros(len(boxes), dtype=np.int64)])
-        self._lost = np.concatenate([self._lost, np.zeros(len(boxes), dtype=bool)])
-        self._good = np.concatenate([self._good, np.column_stack([center, size, z_sz])])
-        self._tiles.extend(np.zeros((0, 2)) for _ in range(len(boxes)))
-        self._tile_next = np.concatenate([self._tile_next, np.zeros(len(boxes), dtype=np.int64)])
         new_ids = list(range(self._next_id, self._next_id + len(boxes)))
         self._next_id += len(boxes)
-        self.ids.extend(new_ids)
+        self.targets = self.targets.concat(Targets.start(new_ids, center, size, z_sz, feat))
 
     # -- update -------------------------------------------------------------------------------
     @property
     def lost(self) -> list[bool]:
         """Per target (id order): flagged lost."""
-        return [bool(v) for v in self._lost]
+        return [bool(v) for v in self.targets.lost]
 
     @torch.inference_mode()
     def update(self, frame: np.ndarray) -> list[TrackResult]:
         """Track all targets into ``frame``; one ``TrackResult`` per target, in id order."""
-        if self._z_feat is None or not self.ids:
+        t = self.targets
+        if t.z_feat is None or not self.ids:
             raise RuntimeError("update() called before init(): call init(frame, box) first")
         frame = as_bgr(frame)
         cfg = self.cfg
@@ -284,7 +199,7 @@ class SiamFCMultiTracker:
         with self.timer.stage("crop"):
             img = FrameCrops(frame, self.device)
         scores, scales = np.zeros(n), np.ones(n)
-        searching = self._lost & cfg.redetect           # these run the wide search instead
+        searching = t.lost & cfg.redetect           # these run the wide search instead
         track = np.flatnonzero(~searching)
         if track.size:
             scores[track], scales[track] = self._track(img, track, hw)
@@ -292,9 +207,9 @@ class SiamFCMultiTracker:
             scores[i] = self._redetect(img, int(i), hw)
         with self.timer.stage("bookkeeping"):
             self._update_lost(scores, ~searching, hw)
-            boxes = cxcywh_to_ltwh(np.concatenate([self._center, self._size], axis=1))
+            boxes = cxcywh_to_ltwh(np.concatenate([t.center, t.size], axis=1))
             results = [TrackResult(tuple(float(v) for v in boxes[i]), float(scores[i]),
-                                   float(scales[i]), self.ids[i], bool(self._lost[i]))
+                                   float(scales[i]), self.ids[i], bool(t.lost[i]))
                        for i in range(n)]
         self.timer.lap()
         return results
@@ -303,15 +218,15 @@ class SiamFCMultiTracker:
                ) -> tuple[np.ndarray, np.ndarray]:
         """The SiamFC step for targets ``idx`` on the frame ``img``; returns their
         (scores, chosen scales) and moves their centres and sizes."""
-        cfg = self.cfg
+        cfg, t = self.cfg, self.targets
         n, s = len(idx), cfg.num_scales
-        z_feat = self._z_feat if n == len(self.ids) else self._z_feat[torch.from_numpy(idx)]
+        z_feat = t.z_feat if n == len(self.ids) else t.z_feat[torch.from_numpy(idx)]
         timer = self.timer
         # 1. search crops of side s_x * scale for every target and scale, one batched call
         with timer.stage("crop"):
-            x_sz = self._z_sz[idx] * cfg.instance_size / cfg.exemplar_size              # (n,)
+            x_sz = t.z_sz[idx] * cfg.instance_size / cfg.exemplar_size              # (n,)
             sizes = (x_sz[:, None] * self.scales[None, :]).reshape(-1)                   # (n*S,)
-            centers = np.repeat(self._center[idx], s, axis=0)                             # (n*S, 2)
+            centers = np.repeat(t.center[idx], s, axis=0)                             # (n*S, 2)
             x = self._backbone_input(img(centers, sizes, cfg.instance_size))
 
         # 2. features and cross-correlation with each target's exemplar
@@ -347,63 +262,63 @@ class SiamFCMultiTracker:
             scale = self.scales[best_np]                                                  # (n,)
             disp = np.stack([col - centre, row - centre], axis=1) * cfg.total_stride / cfg.response_up
             disp = disp * (x_sz * scale / cfg.instance_size)[:, None]
-            new_center = self._center[idx] + disp
+            new_center = t.center[idx] + disp
             new_center[:, 0] = np.clip(new_center[:, 0], 0, hw[1] - 1)
             new_center[:, 1] = np.clip(new_center[:, 1], 0, hw[0] - 1)
-            self._center[idx] = new_center
+            t.center[idx] = new_center
 
             # 6. damped size update, clamped to [min_scale, max_scale] x initial size
             damped = (1 - cfg.scale_lr) + cfg.scale_lr * scale                            # (n,)
-            size = self._size[idx]
-            new_size = np.clip(size * damped[:, None], cfg.min_scale * self._base_size[idx],
-                               cfg.max_scale * self._base_size[idx])
-            self._z_sz[idx] = self._z_sz[idx] * np.sqrt(new_size.prod(axis=1) / size.prod(axis=1))
-            self._size[idx] = new_size
+            size = t.size[idx]
+            new_size = np.clip(size * damped[:, None], cfg.min_scale * t.base_size[idx],
+                               cfg.max_scale * t.base_size[idx])
+            t.z_sz[idx] = t.z_sz[idx] * np.sqrt(new_size.prod(axis=1) / size.prod(axis=1))
+            t.size[idx] = new_size
         return score_np, scale
 
     def _update_lost(self, scores: np.ndarray, tracked: np.ndarray, hw: tuple[int, int]) -> None:
         """7. Lost state of the targets that ran the normal step (``tracked`` mask)."""
-        cfg = self.cfg
+        cfg, t = self.cfg, self.targets
         confident = tracked & (scores >= cfg.lost_threshold)
-        self._low = np.where(tracked & ~confident, self._low + 1, np.where(tracked, 0, self._low))
-        self._good[confident] = np.column_stack([self._center, self._size, self._z_sz])[confident]
-        self._lost[tracked & (scores >= cfg.recover_threshold)] = False
-        newly = tracked & ~self._lost & (self._low >= cfg.lost_frames)
-        self._lost |= newly
+        t.low = np.where(tracked & ~confident, t.low + 1, np.where(tracked, 0, t.low))
+        t.good[confident] = np.column_stack([t.center, t.size, t.z_sz])[confident]
+        t.lost[tracked & (scores >= cfg.recover_threshold)] = False
+        newly = tracked & ~t.lost & (t.low >= cfg.lost_frames)
+        t.lost |= newly
         if cfg.redetect:
             for i in np.flatnonzero(newly):
                 # freeze at the last confident box; visit the wide-search centres from there
-                self._center[i], self._size[i] = self._good[i, :2], self._good[i, 2:4]
-                self._z_sz[i] = self._good[i, 4]
+                t.center[i], t.size[i] = t.good[i, :2], t.good[i, 2:4]
+                t.z_sz[i] = t.good[i, 4]
                 tile = self._wide_side(i) * (1 - cfg.exemplar_size / cfg.wide_size)
-                self._tiles[i] = search_centres(hw, tuple(self._center[i]), tile)
-                self._tile_next[i] = 0
+                t.tiles[i] = search_centres(hw, tuple(t.center[i]), tile)
+                t.tile_next[i] = 0
 
     def _wide_side(self, i: int) -> float:
         """Frame px covered by target ``i``'s wide-search crop (same pixel scale as tracking)."""
         cfg = self.cfg
-        return float(self._z_sz[i] * cfg.wide_size / cfg.exemplar_size)
+        return float(self.targets.z_sz[i] * cfg.wide_size / cfg.exemplar_size)
 
     def _redetect(self, img: FrameCrops, i: int, hw: tuple[int, int]) -> float:
         """One wide search for lost target ``i`` at the next centre of its tour; on a score of
         at least ``recover_threshold`` the target resumes there. Returns the peak score."""
-        cfg = self.cfg
-        tiles = self._tiles[i]
-        centre = tiles[self._tile_next[i] % len(tiles)]
-        self._tile_next[i] += 1
+        cfg, t = self.cfg, self.targets
+        tiles = t.tiles[i]
+        centre = tiles[t.tile_next[i] % len(tiles)]
+        t.tile_next[i] += 1
         side = self._wide_side(i)
         with self.timer.stage("redetect"):
             x = self._backbone_input(img(centre[None], np.array([side]), cfg.wide_size))
-            resp = self.model.head(self._z_feat[i:i + 1], self.model.features(x).float())[0, 0]
+            resp = self.model.head(t.z_feat[i:i + 1], self.model.features(x).float())[0, 0]
             flat = int(torch.argmax(resp))
             score = float(torch.sigmoid(resp.reshape(-1)[flat]))
         if score >= cfg.recover_threshold:
             found = peak_to_frame(divmod(flat, resp.shape[1]), resp.shape[0], centre, side,
                                   cfg.wide_size, cfg.total_stride)
-            self._center[i] = np.clip(found, 0, [hw[1] - 1, hw[0] - 1])
-            self._lost[i] = False
-            self._low[i] = 0
-            self._good[i] = np.concatenate([self._center[i], self._size[i], [self._z_sz[i]]])
+            t.center[i] = np.clip(found, 0, [hw[1] - 1, hw[0] - 1])
+            t.lost[i] = False
+            t.low[i] = 0
+            t.good[i] = np.concatenate([t.center[i], t.size[i], [t.z_sz[i]]])
         return score
 
 
@@ -425,7 +340,7 @@ class SiamFCTracker:
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
                         pretrained: bool = True, dtype: str = "auto") -> "SiamFCTracker":
         """See ``SiamFCMultiTracker.from_pretrained``."""
-        model, calibration = _load_network(path, backbone, pretrained, dtype, device)
+        model, calibration = load_network(path, backbone, pretrained, dtype, device)
         return cls(model, _as_config(config), device, dtype, calibration)
 
     @property

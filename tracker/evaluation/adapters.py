@@ -67,7 +67,7 @@ class SiamFCAdapter:
         self.name = spec.name
         weights = spec.weights
         if lite:
-            from ..weights import LITE_BACKBONE, default_weights_path
+            from ..model.weights import LITE_BACKBONE, default_weights_path
             weights = spec.lite_weights or default_weights_path(LITE_BACKBONE)
         self._tracker = SiamFCTracker.from_pretrained(weights, device=spec.device, config=config,
                                                       dtype=spec.dtype)

@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 
 from ..datasets.base import Sequence
-from ..metrics import (PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, SequenceResult,
-                       evaluate_sequence, overall)
 from ..siamfc import SiamFCTracker
 from .adapters import Tracker, TrackerSpec, make_tracker, opencv_factory
+from .metrics import (PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, SequenceResult,
+                       evaluate_sequence, overall)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from ..network import SiamNet, init_weights
-from ..weights import load_model
+from ..model.network import SiamNet, init_weights
+from ..model.weights import load_model
 from .losses import LOSSES, distill_loss
 from .pairs import PairConfig, PairDataset
 from .sequences import TrainSequence

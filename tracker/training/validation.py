@@ -9,7 +9,7 @@ import torch
 from ..config import TrackerConfig
 from ..datasets import read_otb
 from ..evaluation.experiment import track_sequence
-from ..metrics import evaluate_sequence, overall
+from ..evaluation.metrics import evaluate_sequence, overall
 from ..siamfc import SiamFCTracker
 
 

@@ -1,80 +1,35 @@
-"""``siamfc webcam``: live tracking in a camera feed or stream, with keys and an overlay.
+"""``siamfc webcam``: live tracking in a camera feed or stream, with keys and an overlay
+(also ``siamfc track 0`` or ``siamfc track URL``).
 
-Part of the command line (it opens windows and reads keys); the window is behind the small
-``Display`` interface so the loop runs headless in tests with a scripted display.
+The window is behind the small ``Display`` interface (``display.py``), so the loop runs
+headless in tests with a scripted display.
 
 Keys: r re-select, space pause/resume, a add a target, d drop the selected target (click a
 box or press Tab to select), s snapshot, q / Esc quit.
 """
 from __future__ import annotations
 
+import argparse
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .annotate import draw_status, draw_targets
-from .outputs import BoxWriter, open_box_writer
-from .siamfc import SiamFCMultiTracker, TrackResult
-from .video import BackgroundReader, FrameSource, VideoSink, is_live
+from ..geometry import parse_box
+from ..media.annotate import draw_status, draw_targets
+from ..media.boxfiles import BoxWriter, open_box_writer
+from ..media.video import BackgroundReader, FrameSource, VideoSink, is_live
+from ..siamfc import SiamFCMultiTracker, TrackResult
+from .console import say
+from .display import Display, open_display
+from .errors import EXIT_OK, UserError
+from .options import add_model_options, add_output_options, add_redetect_option, build_multi_tracker
 
 HELP = "r reselect  space pause  a add  d drop  tab select  s snapshot  q quit"
 KEY_TAB, KEY_ESC = 9, 27
-
-
-class Display(Protocol):
-    """Where the live view goes and where keys and boxes come from."""
-
-    def show(self, frame: np.ndarray) -> None: ...
-
-    def key(self, wait_ms: int) -> int:
-        """The key pressed within ``wait_ms`` ms (-1 for none)."""
-
-    def select_box(self, frame: np.ndarray, prompt: str) -> tuple[float, float, float, float] | None:
-        """A box drawn by the user on ``frame`` (0-based x, y, w, h), None when cancelled."""
-
-    def clicked(self) -> tuple[int, int] | None:
-        """The last mouse click (x, y) since the previous call, if any."""
-
-    def close(self) -> None: ...
-
-
-class CvDisplay:
-    """An OpenCV window."""
-
-    def __init__(self, title: str = "siamfc") -> None:
-        import cv2
-        self.cv2, self.title = cv2, title
-        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
-        self._click: tuple[int, int] | None = None
-        cv2.setMouseCallback(title, self._on_mouse)
-
-    def _on_mouse(self, event: int, x: int, y: int, flags: int, param: object) -> None:
-        if event == self.cv2.EVENT_LBUTTONDOWN:
-            self._click = (x, y)
-
-    def show(self, frame: np.ndarray) -> None:
-        self.cv2.imshow(self.title, frame)
-
-    def key(self, wait_ms: int) -> int:
-        k = self.cv2.waitKey(max(1, wait_ms))
-        return -1 if k < 0 else k & 0xFF
-
-    def select_box(self, frame: np.ndarray, prompt: str) -> tuple[float, float, float, float] | None:
-        shown = draw_status(frame, prompt + " (drag, then Enter; c cancels)")
-        x, y, w, h = self.cv2.selectROI(self.title, shown, showCrosshair=True, fromCenter=False)
-        return (float(x), float(y), float(w), float(h)) if w > 0 and h > 0 else None
-
-    def clicked(self) -> tuple[int, int] | None:
-        click, self._click = self._click, None
-        return click
-
-    def close(self) -> None:
-        self.cv2.destroyWindow(self.title)
-        self.cv2.waitKey(1)
 
 
 @dataclass
@@ -205,3 +160,40 @@ def run_live(source_name: str, tracker: SiamFCMultiTracker, display: Display | N
         stats.dropped = reader.dropped
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("webcam", help="track live in a camera feed or stream")
+    p.add_argument("--camera", default="0", help="camera index or stream URL (default 0)")
+    add_output_options(p)
+    p.add_argument("--record", help="save the annotated stream (.mp4 or .avi)")
+    p.add_argument("--snapshot-dir", default=".", help="where s saves snapshots")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds without a frame before giving up on the camera")
+    p.add_argument("--max-frames", type=int, help="stop after N frames")
+    add_redetect_option(p)
+    add_model_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``siamfc webcam`` (and ``siamfc track`` given a camera or stream)."""
+    boxes = [parse_box(b) for b in (args.box or [])]
+    display = open_display(args)
+    if not boxes and display is None:
+        raise UserError("no --box given and no display to draw one on; pass --box X,Y,W,H "
+                        "(0-based pixels)")
+    record = getattr(args, "record", None) or getattr(args, "output_video", None)
+    options = LiveOptions(record=record, output_boxes=args.output_boxes,
+                          box_format=args.format.split(",")[0] if args.format else None,
+                          snapshot_dir=getattr(args, "snapshot_dir", ".") or ".",
+                          timeout=getattr(args, "timeout", 10.0), boxes=boxes,
+                          max_frames=getattr(args, "max_frames", None))
+    tracker = build_multi_tracker(args, redetect=getattr(args, "redetect", None) is not False)
+    stats = run_live(str(args.camera), tracker, display, options)
+    say(args, f"{stats.frames} frames in {stats.seconds:.1f} s "
+              f"({stats.frames / max(stats.seconds, 1e-9):.1f} fps), {stats.dropped} stale frames "
+              "dropped" + "".join(f"; snapshot {p}" for p in stats.snapshots)
+        + (f"; video: {record}" if record else "")
+        + (f"; boxes: {args.output_boxes}" if args.output_boxes else ""))
+    return EXIT_OK

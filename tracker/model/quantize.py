@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
 if TYPE_CHECKING:
-    from .config import TrackerConfig
+    from ..config import TrackerConfig
 
 ENGINE = "x86"
 _OBSERVER_KEY = "activation_post_process"
@@ -204,9 +204,9 @@ def calibration_crops(sequences: list, num_frames: int = 256, batch: int = 16, s
     quarter-target shift."""
     import cv2
 
-    from .config import TrackerConfig
-    from .crops import crop_batch, frame_to_tensor
-    from .geometry import context_size
+    from ..config import TrackerConfig
+    from ..crops import crop_batch, frame_to_tensor
+    from ..geometry import context_size
 
     cfg = config if config is not None else TrackerConfig()
     exemplar_size, instance_size = cfg.exemplar_size, cfg.instance_size

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .siamfc import SiamFCMultiTracker
+from ..siamfc import SiamFCMultiTracker
 from .synthetic import make_clip
 
 

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from .errors import SourceError
+from ..errors import SourceError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import torch
 
-from .errors import WeightsError
-from .network import SiamNet
+from ..errors import WeightsError
+from .fusion import fold_batchnorm
+from .network import SiamNet, init_weights
+from .quantize import calibration_fits, calibration_path, int8_available, load_calibration
+from .runtime import check_precision, resolve_device
 
 LITE_BACKBONE = "alexnet_slim"     # the backbone of weights/siamfc_lite.pth
 DEFAULT_FILES = {"alexnet": "siamfc_alexnet.pth", LITE_BACKBONE: "siamfc_lite.pth"}
@@ -18,8 +21,8 @@ HOW_TO_GET = ("train weights with `siamfc train` (see weights/README.md), or pas
 
 def weights_dirs() -> list[Path]:
     """Where default weights are looked for: the repository's weights/ then the install prefix."""
-    here = Path(__file__).resolve().parent
-    return [here.parent / "weights", Path(sys.prefix) / "share" / "siamfc" / "weights"]
+    repository = Path(__file__).resolve().parents[2]      # tracker/model/weights.py -> repo
+    return [repository / "weights", Path(sys.prefix) / "share" / "siamfc" / "weights"]
 
 
 def default_weights_path(backbone: str = "alexnet") -> Path:
@@ -97,18 +100,28 @@ def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
     return model.eval()
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; asking for absent CUDA is a ``ValueError``."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use cpu or auto")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
-    return dev
+def load_network(path: str | os.PathLike | None, backbone: str | None, pretrained: bool,
+                 dtype: str = "auto", device: str | torch.device = "auto"
+                 ) -> tuple[SiamNet, dict[str, torch.Tensor] | None]:
+    """Weights from ``path`` (the backbone's default file when None), or random ones when not
+    ``pretrained``. ``backbone=None``: read from the file (``alexnet`` for the default file).
+    With ``dtype="int8"`` also the calibration file beside the weights (an error when missing);
+    with ``"auto"`` on a CPU with the x86 int8 engine, that file when there is one."""
+    check_precision(dtype)
+    if not pretrained:
+        model = SiamNet(backbone or "alexnet")
+        init_weights(model)
+        return model.eval(), None
+    if path is None:
+        path = default_weights_path(backbone or "alexnet")
+    model = load_model(path, backbone)
+    calib = calibration_path(path)
+    wanted = dtype == "int8" or (dtype == "auto" and calib.is_file() and int8_available()
+                                 and resolve_device(device).type == "cpu")
+    if not wanted:
+        return model, None
+    calibration = load_calibration(calib)
+    if dtype == "int8" and calibration_fits(fold_batchnorm(model).backbone, calibration) is False:
+        raise WeightsError(f"{calib} was made for other weights than {path}; run `siamfc quantize "
+                           f"--weights {path} --data TRAIN_DIR`, or use fp32")
+    return model, calibration

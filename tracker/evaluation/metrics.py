@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import iou_ltwh
+from ..geometry import iou_ltwh
 
 SUCCESS_THRESHOLDS = np.linspace(0, 1, 21)          # IoU thresholds (strictly greater)
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)   # centre error px (<=)

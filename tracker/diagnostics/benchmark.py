@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .siamfc import SiamFCMultiTracker
+from ..siamfc import SiamFCMultiTracker
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """``siamfc track``: annotate video files and image folders (several per call), or hand a
-camera / stream over to the live loop. Part of the command line: it prints and opens windows.
+camera / stream over to the live loop of ``siamfc webcam``.
 
 Per input: initial boxes from ``--box`` (repeatable), ``--boxes-json`` or drawn on the first
 frame; outputs (box files in one or more formats, an annotated video or annotated frames) named
@@ -17,12 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotate import draw_status, draw_targets
-from .errors import SourceError
-from .geometry import parse_box
-from .outputs import EXTENSIONS, format_for_path, open_box_writer, parse_formats
-from .siamfc import SiamFCMultiTracker, TrackResult
-from .video import BackgroundReader, FrameSource, ImageFolderSink, VideoSink, is_live
+from ..errors import SourceError
+from ..geometry import parse_box
+from ..media.annotate import draw_status, draw_targets
+from ..media.boxfiles import EXTENSIONS, format_for_path, open_box_writer, parse_formats
+from ..media.video import BackgroundReader, FrameSource, ImageFolderSink, VideoSink, is_live
+from ..siamfc import SiamFCMultiTracker, TrackResult
+from . import webcam
+from .console import progress, say
+from .display import open_display
+from .errors import UserError
+from .options import add_model_options, add_output_options, add_redetect_option, build_multi_tracker
 
 
 class InputError(Exception):
@@ -199,7 +204,37 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
     return report
 
 
-def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -> int:
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("track", help="track targets in videos, image folders, or a camera")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="video file, image folder, glob pattern, camera index (0) or stream URL")
+    add_output_options(p)
+    p.add_argument("--boxes-json", help="JSON file mapping each input to its box or boxes")
+    p.add_argument("--output-dir", help="folder for each input's outputs, named after it")
+    p.add_argument("--output-video", help="annotated video (.mp4 or .avi), one input only")
+    p.add_argument("--output-frames", help="folder for annotated frames, one input only")
+    p.add_argument("--save-frames", action="store_true",
+                   help="with --output-dir: annotated frames instead of a video")
+    p.add_argument("--no-video", action="store_true", help="with --output-dir: no annotated video")
+    add_redetect_option(p)
+    add_model_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``siamfc track``: a camera or stream goes to the live loop, files to ``track_files``."""
+    live = [s for s in args.inputs if is_live(s)]
+    if live:
+        if len(args.inputs) > 1:
+            raise UserError(f"a camera or stream ({live[0]}) cannot be mixed with other inputs; "
+                            "track it alone or use siamfc webcam")
+        args.camera = live[0]
+        return webcam.run(args)
+    expand_inputs(args.inputs)   # fail early on a pattern that matches nothing
+    return track_files(args, open_display(args))
+
+
+def track_files(args: argparse.Namespace, display) -> int:
     """The ``track`` command over all inputs; returns the exit code: 0, 2 when an input was bad
     (the others are still tracked), 1 when an output could not be written."""
     try:
@@ -213,7 +248,7 @@ def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -
         if missing and len(plans) == 1:
             raise InputError("no --box given and no display to draw one on; pass --box X,Y,W,H "
                              "(0-based pixels) or --boxes-json")
-    tracker: SiamFCMultiTracker = build_tracker()
+    tracker: SiamFCMultiTracker = build_multi_tracker(args, redetect=args.redetect)
     select = None
     if display is not None:
         def select(frame: np.ndarray) -> list:
@@ -230,21 +265,21 @@ def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -
                 report = track_input(plan, tracker, display, per_file, select)
             except (InputError, SourceError, ValueError) as exc:
                 failures += 1
-                say(f"siamfc: error: {exc}" + (" (input skipped)" if len(plans) > 1 else ""),
+                say(args, f"siamfc: error: {exc}" + (" (input skipped)" if len(plans) > 1 else ""),
                     force=True)
                 overall.update(1)
                 continue
             except OSError as exc:     # an output could not be written: a runtime failure
                 failures += 1
                 write_failures += 1
-                say(f"siamfc: failed: {plan.source}: writing {', '.join(plan.outputs)}: {exc}", force=True)
+                say(args, f"siamfc: failed: {plan.source}: writing {', '.join(plan.outputs)}: {exc}", force=True)
                 overall.update(1)
                 continue
             if report.error:
                 failures += 1
-                say(f"siamfc: error: {report.error}", force=True)
+                say(args, f"siamfc: error: {report.error}", force=True)
             outputs = plan.outputs
-            say(f"{plan.source}: {report.frames} frames in {report.seconds:.1f} s "
+            say(args, f"{plan.source}: {report.frames} frames in {report.seconds:.1f} s "
                 f"({report.frames / max(report.seconds, 1e-9):.1f} fps, {tracker.precision})"
                 + (f" -> {', '.join(outputs)}" if outputs else ""))
             overall.update(1)
@@ -254,6 +289,6 @@ def run_track(args: argparse.Namespace, build_tracker, say, progress, display) -
         if display is not None:
             display.close()
     if len(plans) > 1:
-        say(f"{len(plans) - failures} of {len(plans)} inputs tracked"
+        say(args, f"{len(plans) - failures} of {len(plans)} inputs tracked"
             + (f", {failures} failed (see above)" if failures else ""), force=bool(failures))
     return 1 if write_failures else 2 if failures else 0

@@ -1,0 +1,92 @@
+"""``siamfc eval``: run trackers over an OTB-style benchmark and score them as the GOT-10k toolkit
+does."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .console import progress, say
+from .errors import EXIT_FAILURE, EXIT_OK, UserError
+from .options import add_dtype_option, add_settings_option, parse_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate trackers on OTB-style sequences")
+    p.add_argument("root", help="benchmark folder")
+    p.add_argument("--format", default="otb", choices=["otb", "got10k", "lasot", "vot", "uav123"])
+    p.add_argument("--sequences", help="comma-separated sequence names (default: all)")
+    p.add_argument("--trackers", default="siamfc", help="comma-separated: siamfc, siamfc-5s, siamfc-redetect, "
+                   "siamfc-lite, opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--report-dir", default="reports")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes")
+    p.add_argument("--overwrite", action="store_true", help="re-run even if results exist")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--nano-backbone", help="OpenCV NanoTrack backbone ONNX")
+    p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
+    p.add_argument("--vit-model", help="OpenCV VitTrack ONNX")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--weights", default=None, help="weights of the siamfc trackers (default: "
+                   "weights/siamfc_alexnet.pth; the backbone is read from the file)")
+    p.add_argument("--lite-weights", default=None,
+                   help="weights of siamfc-lite (default: weights/siamfc_lite.pth)")
+    add_dtype_option(p)
+    add_settings_option(p)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import TrackerConfig
+    from ..datasets import read_dataset
+    from ..evaluation import Experiment
+    from ..evaluation.adapters import TrackerSpec, available_trackers
+    from ..model.runtime import resolve_device
+
+    errors: list[str] = []
+    try:
+        sequences = read_dataset(args.root, args.format, errors=errors)
+    except (OSError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    if args.sequences:
+        wanted = [s.strip() for s in args.sequences.split(",") if s.strip()]
+        known = {s.name for s in sequences} | {s.name.split("-")[0] for s in sequences}
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            raise UserError(f"unknown sequences {unknown} in {args.root}")
+        sequences = [s for s in sequences if s.name in wanted or s.name.split("-")[0] in wanted]
+    for problem in errors:
+        print(f"siamfc: skipped sequence: {problem}", file=sys.stderr)
+    if not sequences:
+        raise UserError(f"no usable sequences in {args.root}")
+    names = [t.strip() for t in args.trackers.split(",") if t.strip()]
+    bad = [n for n in names if n not in available_trackers()]
+    if bad:
+        raise UserError(f"unknown trackers {bad}; choose from {available_trackers()}")
+    device = str(resolve_device(args.device))
+    onnx = {k: v for k, v in (("nano_backbone", args.nano_backbone), ("nano_head", args.nano_head),
+                              ("vit_model", args.vit_model)) if v}
+    settings = parse_settings(args.set or [])
+    TrackerConfig.preset("siamfc-3s", **settings)    # bad settings: ValueError (exit 2) up front
+    # dtype auto -> the precision used here (int8 or fp32), named in the results folder
+    specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights,
+                         settings).resolved() for n in names]
+    experiment = Experiment(sequences, args.results_dir, args.report_dir)
+    bar = progress(len(specs) * len(sequences), "eval", enabled=not args.quiet, unit="seq")
+    failures = []
+
+    def on_done(outcome) -> None:
+        bar.update(1)
+        if not outcome.ok:
+            failures.append(f"{outcome.tracker} on {outcome.sequence}: {outcome.message}")
+            bar.write(f"siamfc: failed: {failures[-1]}", file=sys.stderr)
+
+    try:
+        experiment.run(specs, workers=args.workers, overwrite=args.overwrite, on_done=on_done)
+    finally:
+        bar.close()
+    performance = experiment.report([spec.label for spec in specs], plots=not args.no_plots)
+    print((Path(args.report_dir) / "report.md").read_text())
+    say(args, f"results in {args.results_dir}/, reports in {args.report_dir}/")
+    return EXIT_FAILURE if (failures or errors or len(performance) < len(names)) else EXIT_OK

@@ -1,0 +1,111 @@
+"""``siamfc train``: train SiamFC weights on GOT-10k-style sequences (one process, or one per
+device under torchrun)."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .console import progress, say
+from .errors import EXIT_OK, UserError
+from .options import backbone_names, parse_settings, training_sequences
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train SiamFC weights on GOT-10k-style sequences")
+    p.add_argument("--data", action="append", required=True,
+                   help="training root (repeatable): GOT-10k-style, LaSOT, ILSVRC2015-VID or OTB layout")
+    p.add_argument("--data-weights", help="comma-separated sampling weight per --data root")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--pairs-per-epoch", type=int, default=3200)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--loss", default="logistic", choices=["logistic", "triplet"])
+    p.add_argument("--search-size", type=int, default=255, choices=[239, 255],
+                   help="search crop side: 255 (what the tracker uses) or the paper's central 239")
+    p.add_argument("--backbone", default="alexnet", choices=backbone_names())
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a PairConfig field (sampling and augmentation), e.g. "
+                        "--set neg_prob=0 --set occlude_prob=0; repeatable")
+    p.add_argument("--distill", metavar="TEACHER.pth",
+                   help="also train the response maps towards those of these weights (e.g. "
+                        "a lighter --backbone learning from weights/siamfc_alexnet.pth)")
+    p.add_argument("--distill-weight", type=float, default=1.0,
+                   help="weight of the distillation term (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="data loader processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
+    p.add_argument("--val", help="OTB-layout folder: dev success AUC after epochs")
+    p.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and the last)")
+    p.add_argument("--val-sequences", help="comma-separated subset of --val sequences")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    import torch.distributed as dist
+
+    from ..model.runtime import resolve_device
+    from ..training.pairs import PairConfig
+    from ..training.trainer import TrainConfig, Trainer
+
+    device = resolve_device(args.device)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        # launched by torchrun: one process per GPU (nccl) or per CPU worker (gloo)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if rank != 0:
+        args.quiet = True
+    weights = None
+    if args.data_weights:
+        try:
+            weights = [float(w) for w in args.data_weights.split(",")]
+        except ValueError:
+            raise UserError(f"--data-weights must be numbers, got {args.data_weights!r}") from None
+    sequences, seq_weights, problems = training_sequences(args, weights)
+    validate = None
+    if args.val and rank == 0:
+        from ..training.validation import make_validator
+        names = [n for n in (args.val_sequences or "").split(",") if n] or None
+        validate = make_validator(args.val, names, device=str(device))
+    cfg = TrainConfig(epochs=args.epochs, pairs_per_epoch=args.pairs_per_epoch,
+                      batch_size=args.batch_size, loss=args.loss, backbone=args.backbone,
+                      workers=args.workers, seed=args.seed, amp=args.amp,
+                      distill=args.distill or "", distill_weight=args.distill_weight,
+                      pairs=PairConfig.from_dict({"instance_size": args.search_size,
+                                                  **parse_settings(args.set or [])}))
+    trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,
+                      validate=validate, validate_every=args.val_every)
+    if args.resume and trainer.resume():
+        say(args, f"resumed from {Path(args.out) / 'last.pth'} at epoch {trainer.epoch}")
+    say(args, f"training on {len(sequences)} sequences ({len(problems)} problems skipped), "
+               f"bf16={trainer.bf16}, device={trainer.device}, processes={trainer.world}")
+    bar = progress(trainer.steps_per_epoch, f"epoch {trainer.epoch + 1}", enabled=not args.quiet,
+                    unit="step")
+
+    def on_step(i: int, n: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.4f}")
+
+    def on_epoch(row: dict) -> None:
+        bar.reset()
+        bar.set_description(f"epoch {row['epoch'] + 1}")
+        auc = f" dev AUC {row['dev_auc']:.3f}" if row["dev_auc"] == row["dev_auc"] else ""
+        distill = f" (distillation {row['distill']:.4f})" if "distill" in row else ""
+        say(args, f"epoch {row['epoch']}: loss {row['loss']:.4f}{distill} pos {row['pos_score']:.3f} "
+                   f"neg {row['neg_score']:.3f} {row['pairs_per_s']:.1f} pairs/s{auc}, "
+                   f"{row['skipped']} unreadable frames skipped -> {row['weights']}")
+
+    try:
+        trainer.train(on_step=on_step, on_epoch=on_epoch)
+    finally:
+        bar.close()
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    return EXIT_OK

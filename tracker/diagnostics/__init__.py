@@ -1,0 +1,1 @@
+"""Diagnostics: speed benchmarks, per-stage timing, long-run soak and the synthetic test clip."""

@@ -1,0 +1,1 @@
+"""Video in and out around the tracker: frame sources and sinks, box files, drawing."""

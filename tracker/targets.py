@@ -1,0 +1,77 @@
+"""The multi-target tracker's per-target state: one structure of arrays, one row per target.
+
+Every field holds N rows (N targets, in id order): numpy arrays and torch tensors along their
+first axis, lists item by item. ``select`` and ``concat`` treat all fields alike, so a new
+per-target field is declared here once and nothing else lists the fields again.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Targets:
+    """State of N targets (frame px; boxes as centre and size)."""
+
+    ids: list[int] = field(default_factory=list)                      # (N,) target ids
+    center: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))     # (N, 2) cx, cy
+    size: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))       # (N, 2) w, h
+    base_size: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (N, 2) w, h at init
+    z_sz: np.ndarray = field(default_factory=lambda: np.zeros(0))            # (N,) exemplar side
+    z_feat: torch.Tensor | None = None                                 # (N, C, 6, 6); None if N = 0
+    low: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))   # (N,) frames
+    #   in a row below lost_threshold
+    lost: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))      # (N,)
+    good: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))  # (N, 5) last confident
+    #   cx, cy, w, h, z_sz
+    tiles: list[np.ndarray] = field(default_factory=list)   # (N,) wide-search centres while lost
+    tile_next: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (N,)
+
+    @classmethod
+    def start(cls, ids: Sequence[int], center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
+              z_feat: torch.Tensor) -> "Targets":
+        """New targets at ``center`` / ``size`` ((n, 2) px) with exemplar side ``z_sz`` (n,) px
+        and exemplar features ``z_feat`` (n, C, h, w): confident, not lost."""
+        n = len(ids)
+        return cls(list(ids), center, size, size.copy(), z_sz, z_feat,
+                   np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool),
+                   np.column_stack([center, size, z_sz]), [np.zeros((0, 2)) for _ in range(n)],
+                   np.zeros(n, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def select(self, keep: Sequence[int] | np.ndarray) -> "Targets":
+        """The targets at row indices ``keep``, in that order."""
+        rows = np.asarray(keep, dtype=np.int64).reshape(-1)
+        return Targets(**{f.name: _take(getattr(self, f.name), rows)
+                          for f in dataclasses.fields(self)})
+
+    def concat(self, other: "Targets") -> "Targets":
+        """These targets followed by ``other``'s."""
+        return Targets(**{f.name: _join(getattr(self, f.name), getattr(other, f.name))
+                          for f in dataclasses.fields(self)})
+
+
+def _take(value: Any, rows: np.ndarray) -> Any:
+    if isinstance(value, np.ndarray):
+        return value[rows]
+    if isinstance(value, torch.Tensor) or value is None:
+        return value[torch.from_numpy(rows).to(value.device)] if len(rows) and value is not None \
+            else None
+    return [value[i] for i in rows]
+
+
+def _join(a: Any, b: Any) -> Any:
+    if isinstance(a, np.ndarray):
+        return np.concatenate([a, b])
+    if a is None or b is None:
+        return b if a is None else a
+    if isinstance(a, torch.Tensor):
+        return torch.cat([a, b])
+    return list(a) + list(b)
