@@ -34,7 +34,7 @@ setup(
     description="SiamFC: a streaming single/multi-object tracker with fully-convolutional siamese networks",
     long_description=(here / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    python_requires=">=3.9",
+    python_requires=">=3.10",      # torch==2.13.0 has wheels for 3.10 and newer
     packages=find_packages(include=["tracker", "tracker.*"]),
     data_files=[("share/siamfc/weights", weights)] if weights else [],
     install_requires=["torch>=2.1", "numpy>=1.23", "scipy>=1.9", opencv_requirement(), "tqdm>=4.60"],

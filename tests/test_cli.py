@@ -44,7 +44,7 @@ def test_track_writes_outputs(tmp_path, tiny_video, frames_dir, small_clip, rand
 
 def test_missing_source_exit_2(tmp_path, random_weights, capsys):
     code = run("track", tmp_path / "missing.mp4", "--box", "1,2,3,4", "--no-display",
-               "--weights", random_weights)
+               "--weights", random_weights, "--output-boxes", tmp_path / "b.csv")
     assert code == 2
     err = capsys.readouterr().err
     assert "missing.mp4" in err and "Traceback" not in err
@@ -53,25 +53,27 @@ def test_missing_source_exit_2(tmp_path, random_weights, capsys):
 def test_unreadable_video_exit_2(tmp_path, random_weights, capsys):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00not a video" * 100)
-    assert run("track", bad, "--box", "1,2,3,4", "--no-display", "--weights", random_weights) == 2
+    assert run("track", bad, "--box", "1,2,3,4", "--no-display", "--weights", random_weights,
+               "--output-boxes", tmp_path / "b.csv") == 2
     assert "broken.mp4" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("box", ["1,2,3", "0,0,0,5", "900,900,5,5", "a,b,c,d"])
-def test_bad_box_exit_2(tiny_video, random_weights, box, capsys):
+def test_bad_box_exit_2(tiny_video, tmp_path, random_weights, box, capsys):
     assert run("track", tiny_video, "--box", box, "--no-display", "--quiet",
-               "--weights", random_weights) == 2
+               "--weights", random_weights, "--output-boxes", tmp_path / "b.csv") == 2
     assert "box" in capsys.readouterr().err
 
 
-def test_no_box_without_display_exit_2(tiny_video, random_weights, capsys):
-    assert run("track", tiny_video, "--no-display", "--weights", random_weights) == 2
+def test_no_box_without_display_exit_2(tiny_video, tmp_path, random_weights, capsys):
+    assert run("track", tiny_video, "--no-display", "--weights", random_weights,
+               "--output-boxes", tmp_path / "b.csv") == 2
     assert "--box" in capsys.readouterr().err
 
 
 def test_missing_weights_exit_2(tiny_video, tmp_path, capsys):
     assert run("track", tiny_video, "--box", "1,2,3,4", "--no-display",
-               "--weights", tmp_path / "none.pth") == 2
+               "--weights", tmp_path / "none.pth", "--output-boxes", tmp_path / "b.csv") == 2
     assert "none.pth" in capsys.readouterr().err
 
 
@@ -96,7 +98,8 @@ def test_demo(tmp_path, random_weights, capsys):
 
 def test_python_dash_m(tmp_path):
     out = subprocess.run([sys.executable, "-m", "tracker", "track", str(tmp_path / "x.avi"),
-                          "--box", "1,1,2,2", "--no-display"], capture_output=True, text=True,
+                          "--box", "1,1,2,2", "--no-display", "--output-boxes",
+                          str(tmp_path / "b.csv")], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and "x.avi" in out.stderr
 

@@ -58,12 +58,14 @@ def test_scales_and_window():
     assert np.unravel_index(win.argmax(), win.shape) in [(135, 135), (135, 136), (136, 135), (136, 136)]
 
 
-@pytest.mark.parametrize("text,expected", [("1,2,3,4", (1, 2, 3, 4)), ("1.5 2 3\t4", (1.5, 2, 3, 4))])
+@pytest.mark.parametrize("text,expected", [("1,2,3,4", (1, 2, 3, 4)), (" 1.5, 2 ,3,4 ", (1.5, 2, 3, 4)),
+                                           ("-20,-20.5,30,30", (-20, -20.5, 30, 30))])
 def test_parse_box(text, expected):
     assert parse_box(text) == expected
 
 
-@pytest.mark.parametrize("text", ["1,2,3", "a,b,c,d", ""])
+@pytest.mark.parametrize("text", ["1,2,3", "a,b,c,d", "", "10 20 30 40", "1;2;3;4", "1,2,3,4,5",
+                                  "1,,2,3"])
 def test_parse_box_errors(text):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="X,Y,W,H"):
         parse_box(text)

@@ -42,3 +42,21 @@ def test_tracker_stages_add_up_to_the_update(random_weights, small_clip):
     assert {"crop", "backbone", "xcorr", "upsample_peak", "bookkeeping"} <= set(multi.timer.times)
     for staged, total in zip(per_frame, totals):
         assert staged <= total and total - staged < 1e-3
+
+
+def test_busy_load_runs_competitors_only_inside_the_block():
+    import multiprocessing
+
+    from tracker.diagnostics.load import busy_load
+    before = set(multiprocessing.active_children())
+    with busy_load(2, seconds=60):
+        running = [p for p in multiprocessing.active_children() if p not in before]
+        assert len(running) == 2 and all(p.is_alive() for p in running)
+    assert not any(p.is_alive() for p in running)
+
+
+def test_bench_under_load_says_so(random_weights, capsys):
+    from tracker.cli import main
+    assert main(["bench", "--frames", "2", "--no-opencv", "--device", "cpu", "--load", "1",
+                 "--weights", str(random_weights)]) == 0
+    assert "competitor processes: 1" in capsys.readouterr().out

@@ -259,11 +259,16 @@ def test_eval_names_the_precision_auto_picked(calibrated_weights):
 
 
 @needs_int8
-@pytest.mark.parametrize("device,with_calibration,expected", [
-    ("cpu", True, "int8"), ("cpu", False, "fp32"), ("cuda", True, "fp32")])
-def test_pick_precision(calibrated_weights, device, with_calibration, expected):
-    """auto: int8 only on the CPU and only with a fitting calibration (CUDA stays fp32)."""
-    from tracker.model.runtime import pick_precision
+@pytest.mark.parametrize("device,with_calibration,avx2,expected", [
+    ("cpu", True, True, "int8"), ("cpu", False, True, "fp32"), ("cuda", True, True, "fp32"),
+    ("cpu", True, False, "fp32")])
+def test_pick_precision(calibrated_weights, device, with_calibration, avx2, expected, monkeypatch):
+    """auto: int8 only on a CPU where it pays (AVX2 or better) and only with a fitting
+    calibration (CUDA stays fp32)."""
+    from tracker.model import runtime
+    from tracker.model.runtime import CPUInfo, pick_precision
+    monkeypatch.setattr(runtime, "cpu_info", lambda: CPUInfo("test CPU", "AVX2" if avx2 else
+                                                             "DEFAULT", avx2, False, False))
     path, cal_path = calibrated_weights
     backbone = fold_batchnorm(load_model(path)).backbone
     cal = load_calibration(cal_path) if with_calibration else None

@@ -51,14 +51,16 @@ def context_size(w: np.ndarray | float, h: np.ndarray | float, context: float = 
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
-    """Parse ``"x,y,w,h"`` (commas, spaces or tabs) into four floats; ``ValueError`` otherwise."""
-    parts = [p for p in text.replace("\t", ",").replace(" ", ",").split(",") if p]
-    if len(parts) != 4:
-        raise ValueError(f"box {text!r} must have 4 numbers x,y,w,h")
+    """Parse ``"x,y,w,h"`` (four numbers separated by commas, spaces around them allowed) into
+    four floats; ``ValueError`` otherwise, showing the expected form."""
+    parts = [p.strip() for p in str(text).split(",")]
     try:
+        if len(parts) != 4:
+            raise ValueError
         values = tuple(float(p) for p in parts)
     except ValueError:
-        raise ValueError(f"box {text!r} must have 4 numbers x,y,w,h") from None
+        raise ValueError(f"box {text!r} must be X,Y,W,H: four numbers separated by commas, "
+                         "e.g. 10,20,40,60") from None
     return values  # type: ignore[return-value]
 
 

@@ -8,34 +8,43 @@ import time
 import numpy as np
 
 from .errors import EXIT_OK, UserError
-from .options import (PRESET_NAMES, add_dtype_option, add_settings_option, add_weights_options,
-                      tracker_config, weights_from_args)
+from .options import (add_command, add_model_options, running_on, tracker_config, warn_if_slow,
+                      weights_from_args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="time the tracking loop stage by stage (and OpenCV's CSRT)")
-    p.add_argument("--source", help="video file or image folder (default: a generated 640x360 clip)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--targets", type=int, default=1, help="also time N targets at once")
-    p.add_argument("--preset", default="siamfc-3s", choices=PRESET_NAMES)
-    add_settings_option(p)
-    p.add_argument("--frames", type=int, default=300, help="updates timed")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
-    add_weights_options(p)
-    p.add_argument("--no-opencv", action="store_true", help="skip OpenCV's trackers")
-    add_dtype_option(p)
-
-    p.add_argument("--nano-backbone", help="OpenCV NanoTrack backbone ONNX")
-    p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
+    p = add_command(sub, "bench", "time the tracking loop stage by stage (and OpenCV's CSRT)",
+                    "Time the tracking loop stage by stage (crop, backbone, cross-correlation, "
+                    "upsampling and peak, bookkeeping: median and p90 ms), the update and "
+                    "end-to-end frame rates, the cost of extra targets, and OpenCV's trackers on "
+                    "the same frames. A benchmark: run it on a quiet machine.",
+                    ["siamfc bench", "siamfc bench --targets 4 --lite",
+                     "siamfc bench --source video.mp4 --nano-backbone nanotrack_backbone.onnx "
+                     "--nano-head nanotrack_head.onnx"])
+    bench = p.add_argument_group("benchmark")
+    bench.add_argument("--source", metavar="VIDEO",
+                       help="video file or image folder (default: a generated 640x360 clip)")
+    bench.add_argument("--targets", type=int, default=1, help="also time N targets at once")
+    bench.add_argument("--frames", type=int, default=300, help="updates timed (default 300)")
+    bench.add_argument("--threads", type=int, default=0,
+                       help="torch threads (default: torch's, one per core)")
+    bench.add_argument("--load", type=int, default=0, metavar="N",
+                       help="time next to N competitor processes that each keep a core busy "
+                            "(started and ended by the benchmark)")
+    others = p.add_argument_group("OpenCV trackers")
+    others.add_argument("--no-opencv", action="store_true", help="skip OpenCV's trackers")
+    others.add_argument("--nano-backbone", metavar="ONNX", help="OpenCV NanoTrack backbone ONNX")
+    others.add_argument("--nano-head", metavar="ONNX", help="OpenCV NanoTrack neck/head ONNX")
+    add_model_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..diagnostics.benchmark import bench_opencv, bench_siamfc, format_table
+    from ..diagnostics.benchmark import format_table
+    from ..diagnostics.load import busy_load
     from ..diagnostics.synthetic import make_clip
-    from ..evaluation.adapters import TrackerSpec, opencv_factory
     from ..media.video import FrameSource
     from ..model.runtime import resolve_device
     from ..siamfc import SiamFCMultiTracker
@@ -82,6 +91,35 @@ def run(args: argparse.Namespace) -> int:
     tracker = SiamFCMultiTracker.from_pretrained(weights, device=device, backbone=backbone,
                                                  config=tracker_config(args),
                                                  pretrained=pretrained, dtype=args.dtype)
+    warn_if_slow(args, tracker)
+    if args.load < 0:
+        raise UserError(f"--load takes a number of competitor processes >= 0, got {args.load}")
+    with busy_load(args.load):
+        results, skipped = _time_all(args, tracker, frames, box, boxes_arr, decode_s)
+    print(f"source: {source_name}, {w}x{h}; backbone precision: {running_on(tracker)}; "
+          f"torch threads: {torch.get_num_threads()}; competitor processes: {args.load}; "
+          f"frames timed: {args.frames}; weights: {weights_note}")
+    print(format_table(results))
+    for line in skipped:
+        print(line)
+    base = results[0]
+    for r in results[1:]:
+        if r.name.startswith("opencv"):
+            print(f"siamfc 1 target / {r.name}: {base.end_to_end_fps / r.end_to_end_fps:.2f}x "
+                  "end-to-end fps")
+    if args.targets > 1:
+        multi = results[1]
+        extra = (multi.update_ms[0] - base.update_ms[0]) / (args.targets - 1)
+        print(f"cost per additional target: {extra:.2f} ms (median update)")
+    return EXIT_OK
+
+
+def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, decode_s: list):
+    """Time siamfc (1 and ``--targets`` targets) and OpenCV's trackers on the same frames;
+    returns (results, lines about trackers that could not be timed)."""
+    from ..diagnostics.benchmark import bench_opencv, bench_siamfc
+    from ..evaluation.adapters import TrackerSpec, opencv_factory
+
     results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
                             name=f"siamfc ({args.preset})")]
     if args.targets > 1:
@@ -100,19 +138,4 @@ def run(args: argparse.Namespace) -> int:
                 skipped.append(f"not timed: {exc}")
                 continue
             results.append(bench_opencv(spec.name, make, frames, box, args.frames, decode_s))
-    print(f"source: {source_name}, {w}x{h}; device: {device}; backbone precision: "
-          f"{tracker.precision}; torch threads: {torch.get_num_threads()}; frames timed: "
-          f"{args.frames}; weights: {weights_note}")
-    print(format_table(results))
-    for line in skipped:
-        print(line)
-    base = results[0]
-    for r in results[1:]:
-        if r.name.startswith("opencv"):
-            print(f"siamfc 1 target / {r.name}: {base.end_to_end_fps / r.end_to_end_fps:.2f}x "
-                  "end-to-end fps")
-    if args.targets > 1:
-        multi = results[1]
-        extra = (multi.update_ms[0] - base.update_ms[0]) / (args.targets - 1)
-        print(f"cost per additional target: {extra:.2f} ms (median update)")
-    return EXIT_OK
+    return results, skipped

@@ -10,14 +10,21 @@ import numpy as np
 
 from .console import say
 from .errors import EXIT_OK
-from .options import add_model_options, build_tracker
+from .options import add_command, add_model_options, build_tracker, running_on
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="track a generated clip and report the mean IoU")
-    p.add_argument("--output-dir", default="siamfc-demo", help="folder for the outputs")
-    p.add_argument("--frames", type=int, default=120, help="clip length")
-    p.add_argument("--seed", type=int, default=0)
+    p = add_command(sub, "demo", "track a generated clip and report the mean IoU",
+                    "Render a short synthetic clip with known boxes (a textured object moving, "
+                    "changing scale and briefly occluded), track it, write the annotated video "
+                    "and the boxes, and print the mean IoU against the known boxes.",
+                    ["siamfc demo", "siamfc demo --lite --output-dir demo-lite",
+                     "siamfc demo --dtype fp32 --frames 240"])
+    demo = p.add_argument_group("demo")
+    demo.add_argument("--output-dir", default="siamfc-demo", metavar="DIR",
+                      help="folder for the outputs (default siamfc-demo)")
+    demo.add_argument("--frames", type=int, default=120, help="clip length (default 120)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the generated clip")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -46,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
             sink.write(draw_text(shown, f"frame {index}  green: truth  red: siamfc"))
     elapsed = time.perf_counter() - start
     iou = iou_ltwh(boxes, clip.boxes)
-    say(args, f"demo: {len(clip.frames)} frames tracked in {elapsed:.1f} s on {tracker.device} "
-               f"({tracker.precision}); "
-               f"mean IoU {iou.mean():.3f} against the known boxes")
+    say(args, f"demo: {len(clip.frames)} frames tracked in {elapsed:.1f} s, "
+              f"{running_on(tracker)}; mean IoU {iou.mean():.3f} against the known boxes")
     say(args, f"outputs in {out_dir.resolve()}: {video_path.name}, {csv_path.name}")
     return EXIT_OK

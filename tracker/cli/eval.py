@@ -3,37 +3,53 @@ does."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from .console import progress, say
 from .errors import EXIT_FAILURE, EXIT_OK, UserError
-from .options import add_dtype_option, add_settings_option, parse_settings
+from .options import (add_command, add_device_option, add_dtype_option, add_settings_option,
+                      parse_settings)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate trackers on OTB-style sequences")
-    p.add_argument("root", help="benchmark folder")
-    p.add_argument("--format", default="otb", choices=["otb", "got10k", "lasot", "vot", "uav123"])
-    p.add_argument("--sequences", help="comma-separated sequence names (default: all)")
-    p.add_argument("--trackers", default="siamfc", help="comma-separated: siamfc, siamfc-5s, siamfc-redetect, "
-                   "siamfc-lite, opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
-    p.add_argument("--results-dir", default="results")
-    p.add_argument("--report-dir", default="reports")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes")
-    p.add_argument("--overwrite", action="store_true", help="re-run even if results exist")
-    p.add_argument("--no-plots", action="store_true")
-    p.add_argument("--nano-backbone", help="OpenCV NanoTrack backbone ONNX")
-    p.add_argument("--nano-head", help="OpenCV NanoTrack neck/head ONNX")
-    p.add_argument("--vit-model", help="OpenCV VitTrack ONNX")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--weights", default=None, help="weights of the siamfc trackers (default: "
-                   "weights/siamfc_alexnet.pth; the backbone is read from the file)")
-    p.add_argument("--lite-weights", default=None,
-                   help="weights of siamfc-lite (default: weights/siamfc_lite.pth)")
-    add_dtype_option(p)
-    add_settings_option(p)
-    p.add_argument("--quiet", action="store_true")
+    p = add_command(sub, "eval", "evaluate trackers on OTB-style sequences",
+                    "Run trackers over a benchmark and score them exactly as the GOT-10k "
+                    "toolkit's ExperimentOTB does (success AUC, precision at 20 px, normalised "
+                    "precision, fps), storing results in the got10k layout.",
+                    ["siamfc eval ../shared/data/otb-dev --workers 2",
+                     "siamfc eval ../shared/data/otb-dev --trackers siamfc,siamfc-lite,opencv-csrt",
+                     "siamfc eval ../shared/data/otb-dev --sequences Jumping,Singer1 --dtype fp32"])
+    data = p.add_argument_group("benchmark")
+    data.add_argument("root", help="benchmark folder")
+    data.add_argument("--format", default="otb", choices=["otb", "got10k", "lasot", "vot", "uav123"],
+                      help="layout of ROOT (default otb)")
+    data.add_argument("--sequences", help="comma-separated sequence names (default: all)")
+    trackers = p.add_argument_group("trackers")
+    trackers.add_argument("--trackers", default="siamfc",
+                          help="comma-separated: siamfc, siamfc-5s, siamfc-redetect, siamfc-lite, "
+                               "opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
+    trackers.add_argument("--weights", default=None, metavar="PATH",
+                          help="weights of the siamfc trackers (default: weights/siamfc_alexnet.pth; "
+                               "the backbone is read from the file)")
+    trackers.add_argument("--lite-weights", default=None, metavar="PATH",
+                          help="weights of siamfc-lite (default: weights/siamfc_lite.pth)")
+    add_device_option(trackers)
+    add_dtype_option(trackers)
+    add_settings_option(trackers)
+    trackers.add_argument("--nano-backbone", metavar="ONNX", help="OpenCV NanoTrack backbone ONNX")
+    trackers.add_argument("--nano-head", metavar="ONNX", help="OpenCV NanoTrack neck/head ONNX")
+    trackers.add_argument("--vit-model", metavar="ONNX", help="OpenCV VitTrack ONNX")
+    run_group = p.add_argument_group("run and report")
+    run_group.add_argument("--workers", type=int, default=1,
+                           help="parallel processes (default 1)")
+    run_group.add_argument("--results-dir", default="results", metavar="DIR",
+                           help="where each tracker's boxes and times go (default results)")
+    run_group.add_argument("--report-dir", default="reports", metavar="DIR",
+                           help="where report.md, performance.json and plots go (default reports)")
+    run_group.add_argument("--overwrite", action="store_true",
+                           help="re-run even if results exist")
+    run_group.add_argument("--no-plots", action="store_true",
+                           help="no success and precision plots (they need matplotlib)")
     p.set_defaults(func=run)
 
 
@@ -57,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"unknown sequences {unknown} in {args.root}")
         sequences = [s for s in sequences if s.name in wanted or s.name.split("-")[0] in wanted]
     for problem in errors:
-        print(f"siamfc: skipped sequence: {problem}", file=sys.stderr)
+        say(args, f"siamfc: skipped sequence: {problem}", force=True)
     if not sequences:
         raise UserError(f"no usable sequences in {args.root}")
     names = [t.strip() for t in args.trackers.split(",") if t.strip()]
@@ -73,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights,
                          settings).resolved() for n in names]
     experiment = Experiment(sequences, args.results_dir, args.report_dir)
+    experiment.check(specs, args.overwrite)     # unbuildable trackers, stale results: before the bar
     bar = progress(len(specs) * len(sequences), "eval", enabled=not args.quiet, unit="seq")
     failures = []
 
@@ -80,13 +97,15 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
         if not outcome.ok:
             failures.append(f"{outcome.tracker} on {outcome.sequence}: {outcome.message}")
-            bar.write(f"siamfc: failed: {failures[-1]}", file=sys.stderr)
+            say(args, f"siamfc: failed: {failures[-1]}", force=True)
 
     try:
         experiment.run(specs, workers=args.workers, overwrite=args.overwrite, on_done=on_done)
     finally:
         bar.close()
-    performance = experiment.report([spec.label for spec in specs], plots=not args.no_plots)
+    performance = experiment.report([spec.label for spec in specs], plots=not args.no_plots,
+                                    dataset=str(args.root),
+                                    command=getattr(args, "command_line", ""))
     print((Path(args.report_dir) / "report.md").read_text())
     say(args, f"results in {args.results_dir}/, reports in {args.report_dir}/")
     return EXIT_FAILURE if (failures or errors or len(performance) < len(names)) else EXIT_OK

@@ -3,73 +3,121 @@ and what they turn into: weights paths, a ``TrackerConfig``, trackers, training 
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
 from .console import say
 from .errors import UserError
 
-DTYPE_HELP = ("backbone precision: auto (default: int8 on a CPU when the weights come with their "
-              "calibration <weights>.int8.pth, else fp32); fp32 (the reference); bf16 on CPUs "
+DTYPE_HELP = ("backbone precision: auto (default: int8 on an x86 CPU with AVX2 or better when "
+              "the weights come with their calibration <weights>.int8.pth, else fp32); fp32 (the "
+              "reference); bf16 on CPUs "
               "with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU (needs <weights>.int8.pth "
               "from `siamfc quantize`)")
 PRESET_NAMES = ["siamfc-3s", "siamfc-5s"]
 
 
 # -- option groups ----------------------------------------------------------------------------
+Group = "argparse._ActionsContainer"     # a parser or an argument group of one
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """--debug and --quiet, accepted after the command too (SUPPRESS: a value given before
+    the command is not reset by the command's default)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show tracebacks on errors")
+    p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress bars or summaries (errors and warnings still show)")
+    return p
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, summary: str, description: str,
+                examples: Sequence[str]) -> argparse.ArgumentParser:
+    """A sub-parser with a description and an examples epilog, taking --debug/--quiet."""
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
+    return sub.add_parser(name, help=summary, description=textwrap.fill(description, 79),
+                          epilog=epilog,
+                          parents=[_common_options()],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def backbone_names() -> list[str]:
     from ..model.backbones import BACKBONES
     return sorted(BACKBONES)
 
 
-def add_weights_options(p: argparse.ArgumentParser) -> None:
+def add_device_option(p: Group) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+
+
+def add_weights_options(p: Group) -> None:
     """--weights / --lite / --backbone, read by ``weights_from_args``."""
-    p.add_argument("--weights", default=None,
-                   help="weights file (default: weights/siamfc_alexnet.pth)")
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="weights file (default: weights/siamfc_alexnet.pth, or $SIAMFC_WEIGHTS)")
     p.add_argument("--lite", action="store_true",
                    help="use the lighter network, weights/siamfc_lite.pth (faster on a CPU)")
     p.add_argument("--backbone", choices=backbone_names(),
                    help="network of --weights (read from the file when omitted)")
 
 
-def add_dtype_option(p: argparse.ArgumentParser) -> None:
+def add_dtype_option(p: Group) -> None:
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"],
                    help=DTYPE_HELP)
 
 
-def add_settings_option(p: argparse.ArgumentParser) -> None:
+def add_preset_option(p: Group) -> None:
+    p.add_argument("--preset", default="siamfc-3s", choices=PRESET_NAMES,
+                   help="tracker settings of the paper: 3 scales (default) or 5 scales")
+
+
+def add_settings_option(p: Group) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a TrackerConfig field, e.g. --set window_influence=0.2 "
                         "(repeatable)")
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    """Everything that chooses and configures the tracker of a tracking command."""
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    add_weights_options(p)
-    p.add_argument("--preset", default="siamfc-3s", choices=PRESET_NAMES)
-    add_settings_option(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    add_dtype_option(p)
+def add_model_options(p: argparse.ArgumentParser) -> Group:
+    """Everything that chooses and configures the tracker, as the "tracker" group (returned,
+    for the command's own tracker options)."""
+    group = p.add_argument_group("tracker")
+    add_device_option(group)
+    add_weights_options(group)
+    add_dtype_option(group)
+    add_preset_option(group)
+    add_settings_option(group)
+    return group
 
 
-def add_output_options(p: argparse.ArgumentParser) -> None:
-    """Initial boxes, box files and the window of ``track`` and ``webcam``."""
-    p.add_argument("--box", action="append", default=[],
-                   help="initial box X,Y,W,H in 0-based pixels; repeat for several targets "
-                        "(else drawn on the first frame)")
-    p.add_argument("--output-boxes", help="box file: .csv, .json, .mot.txt (MOTChallenge) "
-                                          "or .txt (OTB); --format overrides the extension")
-    p.add_argument("--format", help="box formats: one or more of csv,json,mot,otb "
-                                    "(comma-separated; default csv)")
-    p.add_argument("--lost-threshold", type=float,
+def add_lost_options(p: Group) -> None:
+    """--lost-threshold and --redetect of the commands that show lost targets."""
+    p.add_argument("--lost-threshold", type=float, metavar="SCORE",
                    help="score under which a target counts as lost (default 0.6)")
-    p.add_argument("--no-display", action="store_true", help="do not open a window")
+    add_redetect_option(p)
 
 
-def add_redetect_option(p: argparse.ArgumentParser) -> None:
+def add_redetect_option(p: Group) -> None:
     p.add_argument("--redetect", action=argparse.BooleanOptionalAction, default=True,
                    help="search the whole frame for a lost target (default on)")
+
+
+def add_box_options(p: Group) -> None:
+    p.add_argument("--box", action="append", default=[], metavar="X,Y,W,H",
+                   help="initial box in 0-based pixels, commas only (--box -5,10,40,60 works); "
+                        "repeat for several targets (else drawn on the first frame)")
+
+
+def add_box_file_options(p: Group) -> None:
+    p.add_argument("--output-boxes", metavar="FILE",
+                   help="box file: .csv, .json, .mot.txt (MOTChallenge) or .txt (OTB); "
+                        "--format overrides the extension")
+    p.add_argument("--format", help="box formats: one or more of csv,json,mot,otb "
+                                    "(comma-separated; default csv)")
+
+
+def add_display_option(p: Group) -> None:
+    p.add_argument("--no-display", action="store_true", help="do not open a window")
 
 
 # -- what the options mean --------------------------------------------------------------------
@@ -126,17 +174,34 @@ def build_tracker(args: argparse.Namespace):
     """The single-target tracker the options describe."""
     from ..siamfc import SiamFCTracker
     weights, backbone = weights_from_args(args)
-    return SiamFCTracker.from_pretrained(weights, device=args.device, config=tracker_config(args),
-                                         backbone=backbone, dtype=args.dtype)
+    return warn_if_slow(args, SiamFCTracker.from_pretrained(
+        weights, device=args.device, config=tracker_config(args), backbone=backbone,
+        dtype=args.dtype))
 
 
 def build_multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
     """The multi-target tracker the options describe (``redetect``: the command's default)."""
     from ..siamfc import SiamFCMultiTracker
     weights, backbone = weights_from_args(args)
-    return SiamFCMultiTracker.from_pretrained(weights, device=args.device,
-                                              config=tracker_config(args, redetect),
-                                              backbone=backbone, dtype=args.dtype)
+    return warn_if_slow(args, SiamFCMultiTracker.from_pretrained(
+        weights, device=args.device, config=tracker_config(args, redetect), backbone=backbone,
+        dtype=args.dtype))
+
+
+def warn_if_slow(args: argparse.Namespace, tracker):
+    """Warn once (shown even with --quiet) when the tracker's precision runs slowly on its
+    device, e.g. bf16 on a CPU without AVX-512 BF16; returns ``tracker``."""
+    from ..model.runtime import precision_warning
+    warning = precision_warning(tracker.precision, tracker.device)
+    if warning:
+        say(args, f"siamfc: warning: {warning}", force=True)
+    return tracker
+
+
+def running_on(tracker) -> str:
+    """``"int8 on cpu: AMD EPYC (AVX2; no VNNI, no BF16)"``: precision and device, for summaries."""
+    from ..model.runtime import describe_device
+    return f"{tracker.precision} on {describe_device(tracker.device)}"
 
 
 def training_sequences(args: argparse.Namespace, weights: list[float] | None = None):

@@ -8,19 +8,28 @@ from pathlib import Path
 
 from .console import progress, say
 from .errors import EXIT_OK, UserError
-from .options import add_weights_options, training_sequences, weights_from_args
+from .options import add_command, add_weights_options, training_sequences, weights_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("quantize", help="calibrate int8 inference for a weights file "
-                                        "(writes <weights>.int8.pth)")
-    p.add_argument("--data", action="append", required=True,
-                   help="training-style sequences to take calibration crops from (repeatable)")
-    add_weights_options(p)
-    p.add_argument("--frames", type=int, default=256, help="annotated frames to sample")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="output file (default: beside the weights, <weights>.int8.pth)")
-    p.add_argument("--quiet", action="store_true")
+    p = add_command(sub, "quantize", "calibrate int8 inference for a weights file "
+                                     "(writes <weights>.int8.pth)",
+                    "Calibrate int8 inference for a weights file: run exemplar and search crops "
+                    "of training frames through it and store the activation ranges, with the "
+                    "weights' fingerprint, as <weights>.int8.pth beside it (used by --dtype "
+                    "int8 and auto).",
+                    ["siamfc quantize --data ../shared/data/train",
+                     "siamfc quantize --weights runs/x/epoch_020.pth --data ../shared/data/train"])
+    data = p.add_argument_group("calibration data")
+    data.add_argument("--data", action="append", required=True, metavar="DIR",
+                      help="training-style sequences to take calibration crops from (repeatable)")
+    data.add_argument("--frames", type=int, default=256,
+                      help="annotated frames to sample (default 256)")
+    data.add_argument("--seed", type=int, default=0, help="seed of the frame sampling")
+    weights = p.add_argument_group("weights")
+    add_weights_options(weights)
+    weights.add_argument("--out", metavar="FILE",
+                         help="output file (default: beside the weights, <weights>.int8.pth)")
     p.set_defaults(func=run)
 
 

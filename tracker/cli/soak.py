@@ -6,17 +6,25 @@ import argparse
 
 from .console import progress
 from .errors import EXIT_OK, UserError
-from .options import add_model_options, add_redetect_option, build_multi_tracker
+from .options import (add_command, add_model_options, add_redetect_option, build_multi_tracker,
+                      running_on)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("soak", help="track a looping generated clip for many frames; report "
-                                    "memory and time at start and end")
-    p.add_argument("--frames", type=int, default=100_000)
-    p.add_argument("--size", default="160x120", help="frame size WIDTHxHEIGHT")
-    p.add_argument("--trace", help="CSV of frame, RSS (MiB) and median ms, written as the run goes")
-    add_redetect_option(p)
-    add_model_options(p)
+    p = add_command(sub, "soak", "track a looping generated clip for many frames; report "
+                                 "memory and time at start and end",
+                    "Track a looping generated clip for many frames and report resident memory "
+                    "and per-frame time after warm-up and at the end (a steady tracker shows "
+                    "neither growing).",
+                    ["siamfc soak --frames 20000",
+                     "siamfc soak --frames 100000 --size 96x64 --trace soak.csv --dtype fp32"])
+    run_group = p.add_argument_group("soak")
+    run_group.add_argument("--frames", type=int, default=100_000,
+                           help="updates to run (default 100000)")
+    run_group.add_argument("--size", default="160x120", help="frame size WIDTHxHEIGHT (default 160x120)")
+    run_group.add_argument("--trace", metavar="FILE",
+                           help="CSV of frame, RSS (MiB) and median ms, written as the run goes")
+    add_redetect_option(add_model_options(p))
     p.set_defaults(func=run)
 
 
@@ -50,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         if trace is not None:
             trace.close()
-    print(f"soak: {report.frames} frames of a {w}x{h} generated clip on {tracker.device} "
-          f"({tracker.precision}), redetect={tracker.cfg.redetect}, "
+    print(f"soak: {report.frames} frames of a {w}x{h} generated clip, {running_on(tracker)}, "
+          f"redetect={tracker.cfg.redetect}, "
           f"{report.lost_frames} lost target-frames")
     print("| | after warm-up | end | change |\n|---|---|---|---|")
     print(f"| RSS MiB | {report.rss_start:.1f} | {report.rss_end:.1f} | {report.rss_growth:+.1f} |")

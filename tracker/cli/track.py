@@ -27,7 +27,8 @@ from . import webcam
 from .console import progress, say
 from .display import open_display
 from .errors import UserError
-from .options import add_model_options, add_output_options, add_redetect_option, build_multi_tracker
+from .options import (add_box_file_options, add_box_options, add_command, add_display_option,
+                      add_lost_options, add_model_options, build_multi_tracker, running_on)
 
 
 class InputError(Exception):
@@ -205,19 +206,36 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("track", help="track targets in videos, image folders, or a camera")
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="video file, image folder, glob pattern, camera index (0) or stream URL")
-    add_output_options(p)
-    p.add_argument("--boxes-json", help="JSON file mapping each input to its box or boxes")
-    p.add_argument("--output-dir", help="folder for each input's outputs, named after it")
-    p.add_argument("--output-video", help="annotated video (.mp4 or .avi), one input only")
-    p.add_argument("--output-frames", help="folder for annotated frames, one input only")
-    p.add_argument("--save-frames", action="store_true",
-                   help="with --output-dir: annotated frames instead of a video")
-    p.add_argument("--no-video", action="store_true", help="with --output-dir: no annotated video")
-    add_redetect_option(p)
-    add_model_options(p)
+    p = add_command(sub, "track", "track targets in videos, image folders, or a camera",
+                    "Track one or more targets through video files or image folders (several "
+                    "inputs run one after the other) and write box files and annotated videos. "
+                    "A camera index or stream URL goes to the live view of `siamfc webcam`.",
+                    ["siamfc track video.mp4 --box 315,140,112,115 --output-boxes boxes.csv",
+                     "siamfc track video.mp4 --box 155,137,24,56 --box 312,97,20,48 "
+                     "--output-video out.mp4 --no-display",
+                     "siamfc track 'clips/*.avi' --boxes-json init.json --output-dir out "
+                     "--format csv,mot"])
+    inputs = p.add_argument_group("input")
+    inputs.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="video file, image folder, glob pattern, camera index (0) or "
+                             "stream URL")
+    add_box_options(inputs)
+    inputs.add_argument("--boxes-json", metavar="FILE",
+                        help="JSON file mapping each input to its box or boxes")
+    outputs = p.add_argument_group("outputs (at least one, unless a window shows the tracking)")
+    add_box_file_options(outputs)
+    outputs.add_argument("--output-video", metavar="FILE",
+                         help="annotated video (.mp4 or .avi), one input only")
+    outputs.add_argument("--output-frames", metavar="DIR",
+                         help="folder for annotated frames, one input only")
+    outputs.add_argument("--output-dir", metavar="DIR",
+                         help="folder for each input's outputs, named after it")
+    outputs.add_argument("--save-frames", action="store_true",
+                         help="with --output-dir: annotated frames instead of a video")
+    outputs.add_argument("--no-video", action="store_true",
+                         help="with --output-dir: no annotated video")
+    add_lost_options(add_model_options(p))
+    add_display_option(p.add_argument_group("display"))
     p.set_defaults(func=run)
 
 
@@ -243,6 +261,10 @@ def track_files(args: argparse.Namespace, display) -> int:
         plans = plan_outputs(args, sources, mapping)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if display is None and not any(p.outputs for p in plans):
+        raise InputError("nothing would be saved and no window shows the tracking: pass "
+                         "--output-boxes FILE, --output-video FILE, --output-frames DIR or "
+                         "--output-dir DIR")
     if display is None:
         missing = [p.source for p in plans if not p.boxes]
         if missing and len(plans) == 1:
@@ -280,7 +302,7 @@ def track_files(args: argparse.Namespace, display) -> int:
                 say(args, f"siamfc: error: {report.error}", force=True)
             outputs = plan.outputs
             say(args, f"{plan.source}: {report.frames} frames in {report.seconds:.1f} s "
-                f"({report.frames / max(report.seconds, 1e-9):.1f} fps, {tracker.precision})"
+                f"({report.frames / max(report.seconds, 1e-9):.1f} fps, {running_on(tracker)})"
                 + (f" -> {', '.join(outputs)}" if outputs else ""))
             overall.update(1)
     finally:

@@ -8,39 +8,58 @@ from pathlib import Path
 
 from .console import progress, say
 from .errors import EXIT_OK, UserError
-from .options import backbone_names, parse_settings, training_sequences
+from .options import (add_command, add_device_option, backbone_names, parse_settings,
+                      training_sequences)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train SiamFC weights on GOT-10k-style sequences")
-    p.add_argument("--data", action="append", required=True,
-                   help="training root (repeatable): GOT-10k-style, LaSOT, ILSVRC2015-VID or OTB layout")
-    p.add_argument("--data-weights", help="comma-separated sampling weight per --data root")
-    p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--pairs-per-epoch", type=int, default=3200)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--loss", default="logistic", choices=["logistic", "triplet"])
-    p.add_argument("--search-size", type=int, default=255, choices=[239, 255],
-                   help="search crop side: 255 (what the tracker uses) or the paper's central 239")
-    p.add_argument("--backbone", default="alexnet", choices=backbone_names())
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a PairConfig field (sampling and augmentation), e.g. "
-                        "--set neg_prob=0 --set occlude_prob=0; repeatable")
-    p.add_argument("--distill", metavar="TEACHER.pth",
-                   help="also train the response maps towards those of these weights (e.g. "
-                        "a lighter --backbone learning from weights/siamfc_alexnet.pth)")
-    p.add_argument("--distill-weight", type=float, default=1.0,
-                   help="weight of the distillation term (default 1)")
-    p.add_argument("--workers", type=int, default=1, help="data loader processes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])
-    p.add_argument("--device", default="auto")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
-    p.add_argument("--val", help="OTB-layout folder: dev success AUC after epochs")
-    p.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and the last)")
-    p.add_argument("--val-sequences", help="comma-separated subset of --val sequences")
-    p.add_argument("--quiet", action="store_true")
+    p = add_command(sub, "train", "train SiamFC weights on GOT-10k-style sequences",
+                    "Train SiamFC weights on GOT-10k-style sequences (also LaSOT, ILSVRC2015-VID "
+                    "and OTB layouts): sampled exemplar/search pairs, augmentation, the "
+                    "class-balanced logistic loss, SGD; a checkpoint and a metrics row per epoch.",
+                    ["siamfc train --data ../shared/data/train --out runs/alexnet",
+                     "siamfc train --data ../shared/data/train --out runs/alexnet --resume",
+                     "siamfc train --data ../shared/data/train --out runs/slim --backbone "
+                     "alexnet_slim --distill weights/siamfc_alexnet.pth"])
+    data = p.add_argument_group("data")
+    data.add_argument("--data", action="append", required=True, metavar="DIR",
+                      help="training root (repeatable): GOT-10k-style, LaSOT, ILSVRC2015-VID or "
+                           "OTB layout")
+    data.add_argument("--data-weights", help="comma-separated sampling weight per --data root")
+    data.add_argument("--search-size", type=int, default=255, choices=[239, 255],
+                      help="search crop side: 255 (what the tracker uses) or the paper's central 239")
+    data.add_argument("--set", action="append", metavar="KEY=VALUE",
+                      help="override a PairConfig field (sampling and augmentation), e.g. "
+                           "--set neg_prob=0 --set occlude_prob=0; repeatable")
+    data.add_argument("--workers", type=int, default=1, help="data loader processes (default 1)")
+    model = p.add_argument_group("network and loss")
+    model.add_argument("--backbone", default="alexnet", choices=backbone_names(),
+                       help="network to train (default alexnet)")
+    model.add_argument("--loss", default="logistic", choices=["logistic", "triplet"],
+                       help="response-map loss (default logistic, the paper's)")
+    model.add_argument("--distill", metavar="TEACHER.pth",
+                       help="also train the response maps towards those of these weights (e.g. "
+                            "a lighter --backbone learning from weights/siamfc_alexnet.pth)")
+    model.add_argument("--distill-weight", type=float, default=1.0,
+                       help="weight of the distillation term (default 1)")
+    run_group = p.add_argument_group("run")
+    run_group.add_argument("--out", required=True, metavar="RUN_DIR",
+                           help="run folder (checkpoints, metrics.csv)")
+    run_group.add_argument("--epochs", type=int, default=20, help="epochs (default 20)")
+    run_group.add_argument("--pairs-per-epoch", type=int, default=3200,
+                           help="pairs sampled per epoch (default 3200)")
+    run_group.add_argument("--batch-size", type=int, default=16, help="pairs per step (default 16)")
+    run_group.add_argument("--seed", type=int, default=0, help="seed of sampling and initialisation")
+    run_group.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"],
+                           help="bfloat16 autocast: auto (on CPUs with AVX-512 BF16/AMX and "
+                                "CUDA GPUs that have it), bf16, off")
+    add_device_option(run_group)
+    run_group.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pth")
+    val = p.add_argument_group("validation")
+    val.add_argument("--val", metavar="DIR", help="OTB-layout folder: dev success AUC after epochs")
+    val.add_argument("--val-every", type=int, default=1,
+                     help="validate every N epochs (and the last)")
+    val.add_argument("--val-sequences", help="comma-separated subset of --val sequences")
     p.set_defaults(func=run)
 
 

@@ -26,7 +26,8 @@ from ..siamfc import SiamFCMultiTracker, TrackResult
 from .console import say
 from .display import Display, open_display
 from .errors import EXIT_OK, UserError
-from .options import add_model_options, add_output_options, add_redetect_option, build_multi_tracker
+from .options import (add_box_file_options, add_box_options, add_command, add_display_option,
+                      add_lost_options, add_model_options, build_multi_tracker)
 
 HELP = "r reselect  space pause  a add  d drop  tab select  s snapshot  q quit"
 KEY_TAB, KEY_ESC = 9, 27
@@ -163,16 +164,27 @@ def run_live(source_name: str, tracker: SiamFCMultiTracker, display: Display | N
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("webcam", help="track live in a camera feed or stream")
-    p.add_argument("--camera", default="0", help="camera index or stream URL (default 0)")
-    add_output_options(p)
-    p.add_argument("--record", help="save the annotated stream (.mp4 or .avi)")
-    p.add_argument("--snapshot-dir", default=".", help="where s saves snapshots")
-    p.add_argument("--timeout", type=float, default=10.0,
-                   help="seconds without a frame before giving up on the camera")
-    p.add_argument("--max-frames", type=int, help="stop after N frames")
-    add_redetect_option(p)
-    add_model_options(p)
+    p = add_command(sub, "webcam", "track live in a camera feed or stream",
+                    "Track live in a camera feed or stream: draw the targets with the mouse (or "
+                    "give --box), see them followed, lost and re-found; keys: r re-select, a add, "
+                    "click/Tab select, d drop, space pause, s snapshot, q quit.",
+                    ["siamfc webcam",
+                     "siamfc webcam --camera 1 --record live.mp4 --output-boxes live.csv",
+                     "siamfc webcam --camera rtsp://host/stream --box 100,80,60,120"])
+    inputs = p.add_argument_group("input")
+    inputs.add_argument("--camera", default="0", help="camera index or stream URL (default 0)")
+    add_box_options(inputs)
+    inputs.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds without a frame before giving up on the camera (default 10)")
+    inputs.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    outputs = p.add_argument_group("outputs")
+    outputs.add_argument("--record", metavar="FILE",
+                         help="save the annotated stream (.mp4 or .avi)")
+    add_box_file_options(outputs)
+    outputs.add_argument("--snapshot-dir", default=".", metavar="DIR",
+                         help="where the s key saves snapshots (default: here)")
+    add_lost_options(add_model_options(p))
+    add_display_option(p.add_argument_group("display"))
     p.set_defaults(func=run)
 
 

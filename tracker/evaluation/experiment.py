@@ -2,6 +2,7 @@
 
 results/<tracker>/<seq>.txt          comma-separated x,y,w,h (0-based), 3 decimals
 results/<tracker>/times/<seq>_time.txt   seconds per frame (frame 0: init)
+results/<tracker>/provenance.json    versions, weights, precision and CPU that made them
 reports/<tracker>/performance.json   {tracker: {overall: {...}, seq_wise: {...}}}
 reports/report.md, success_plots.png, precision_plots.png   all trackers side by side
 """
@@ -24,6 +25,8 @@ from ..siamfc import SiamFCTracker
 from .adapters import Tracker, TrackerSpec, make_tracker, opencv_factory
 from .metrics import (PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, SequenceResult,
                        evaluate_sequence, overall)
+from .provenance import FILE as RESULTS_PROVENANCE
+from .provenance import differences, provenance, read_provenance, write_provenance
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class Experiment:
         ONNX file is missing). A ``dtype="auto"`` spec
         runs, and is stored, as the precision it resolves to (``TrackerSpec.resolved``)."""
         specs = [spec.resolved() for spec in specs]
+        self.check(specs, overwrite)
         outcomes: list[RunOutcome] = []
         todo = []
         for spec in specs:
@@ -126,10 +130,10 @@ class Experiment:
                         on_done(outcome)
                 else:
                     todo.append((spec, seq))
-        # an OpenCV tracker this OpenCV build lacks, or a missing ONNX file: ValueError now,
-        # before any tracker runs, rather than one failure per sequence afterwards
-        for spec in {spec.label: spec for spec, _ in todo if spec.name.startswith("opencv-")}.values():
-            opencv_factory(spec)
+        for spec in {spec.label: spec for spec, _ in todo}.values():
+            folder = self.results_dir / spec.label
+            if overwrite or not self._stored(spec) or read_provenance(folder) is not None:
+                write_provenance(folder, provenance(spec))     # what makes these results
         if workers <= 1:
             for spec, seq in todo:
                 outcome = _run_one(spec, seq, str(self.results_dir))
@@ -150,6 +154,29 @@ class Experiment:
                     on_done(outcome)
         return outcomes
 
+    def _stored(self, spec: TrackerSpec) -> list[str]:
+        """Sequences of ``spec`` whose results are stored already."""
+        folder = self.results_dir / spec.label
+        return [seq.name for seq in self.sequences if (folder / f"{seq.name}.txt").is_file()]
+
+    def check(self, specs: list[TrackerSpec], overwrite: bool = False) -> None:
+        """``ValueError`` before anything runs: an OpenCV tracker that cannot be built here (not
+        in this OpenCV build, or its ONNX file is missing), or stored results that were made
+        with other versions, weights, precision or CPU and would be reused (``overwrite``
+        redoes them). ``specs`` resolved (no ``auto``)."""
+        for spec in specs:
+            stored = [] if overwrite else self._stored(spec)
+            if spec.name.startswith("opencv-") and len(stored) < len(self.sequences):
+                opencv_factory(spec)
+            made = read_provenance(self.results_dir / spec.label) if stored else None
+            if made is not None:
+                changed = differences(made, provenance(spec))
+                if changed:
+                    raise ValueError(
+                        f"{self.results_dir / spec.label} holds results made with "
+                        f"{'; '.join(changed)}; run with --overwrite to redo them, or give "
+                        "another --results-dir")
+
     def score(self, tracker: str) -> tuple[dict[str, SequenceResult], list[str]]:
         """Per-sequence results of ``tracker`` from its stored files, and problems found."""
         per_seq: dict[str, SequenceResult] = {}
@@ -168,8 +195,10 @@ class Experiment:
                 problems.append(f"{path}: {exc}")
         return per_seq, problems
 
-    def report(self, trackers: list[str], plots: bool = True) -> dict:
-        """Write performance.json per tracker, report.md and the plots; return the numbers."""
+    def report(self, trackers: list[str], plots: bool = True, dataset: str = "",
+               command: str = "") -> dict:
+        """Write performance.json per tracker, report.md (headed by ``dataset``, the sequences,
+        what made each tracker's results and ``command``) and the plots; return the numbers."""
         performance: dict = {}
         problems: list[str] = []
         for name in trackers:
@@ -185,19 +214,53 @@ class Experiment:
             with open(folder / "performance.json", "w") as fh:
                 json.dump({name: performance[name]}, fh, indent=2)
         self.report_dir.mkdir(parents=True, exist_ok=True)
-        (self.report_dir / "report.md").write_text(markdown_table(performance, problems))
+        made = {name: read_provenance(self.results_dir / name) for name in performance}
+        header = report_header(dataset, self.sequences, made, command)
+        (self.report_dir / "report.md").write_text(header + markdown_table(performance, problems))
         if plots and performance:
             plot_curves(performance, self.report_dir)
         return performance
 
 
+def report_header(dataset: str, sequences: list[Sequence], made: dict[str, dict | None],
+                  command: str = "") -> str:
+    """The top of report.md: title, dataset, sequences and frames, date, command, and per
+    tracker what made its results (versions, weights, precision, CPU)."""
+    frames = sum(len(s.frames) for s in sequences)
+    lines = [f"# Tracking results{f': {Path(dataset).name}' if dataset else ''}", "",
+             f"- dataset: `{dataset or 'unknown'}`, {len(sequences)} sequences, {frames} frames",
+             f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}"]
+    if command:
+        lines.append(f"- command: `{command}`")
+    lines += ["", "| tracker | precision | weights (sha256) | siamfc | torch | OpenCV | CPU |",
+              "|---|---|---|---|---|---|---|"]
+    for name, info in made.items():
+        if info is None:
+            lines.append(f"| {name} | unknown provenance (no {RESULTS_PROVENANCE}) | | | | | |")
+            continue
+        weights = (f"{Path(info['weights']).name} ({str(info.get('weights_sha256', ''))[:12]})"
+                   if info.get("weights") else "-")
+        lines.append(f"| {name} | {info.get('precision', '-')} on {info.get('device', 'cpu')} | "
+                     f"{weights} | {info.get('siamfc')} | {info.get('torch')} | "
+                     f"{info.get('opencv')} | {info.get('cpu')} |")
+    return "\n".join(lines) + "\n\n"
+
+
 def markdown_table(performance: dict, problems: list[str] | None = None) -> str:
-    """One row per sequence, AUC / precision@20 columns per tracker, an overall row."""
+    """An overall table (AUC, precision@20, normalised precision, fps per tracker), then one
+    row per sequence with AUC / precision@20 columns per tracker."""
     names = list(performance)
+    lines = ["## Overall", "", "| tracker | success AUC | precision@20 | normalised precision | fps |",
+             "|---|---|---|---|---|"]
+    for n in names:
+        o = performance[n]["overall"]
+        lines.append(f"| {n} | {o['success_score']:.3f} | {o['precision_score']:.3f} | "
+                     f"{o['norm_precision_score']:.3f} | {o['speed_fps']:.1f} |")
+    lines += ["", "## Per sequence", ""]
     seqs = sorted({s for p in performance.values() for s in p["seq_wise"]})
     head = "| sequence | " + " | ".join(f"{n} AUC | {n} P@20" for n in names) + " |"
     sep = "|---|" + "---|---|" * len(names)
-    lines = [head, sep]
+    lines += [head, sep]
 
     def cells(d: dict | None) -> str:
         return "-- | --" if d is None else f"{d['success_score']:.3f} | {d['precision_score']:.3f}"
@@ -205,7 +268,6 @@ def markdown_table(performance: dict, problems: list[str] | None = None) -> str:
     for s in seqs:
         lines.append(f"| {s} | " + " | ".join(cells(performance[n]["seq_wise"].get(s)) for n in names) + " |")
     lines.append("| **overall** | " + " | ".join(cells(performance[n]["overall"]) for n in names) + " |")
-    lines.append("| fps | " + " | ".join(f"{performance[n]['overall']['speed_fps']:.1f} | " for n in names) + " |")
     text = "\n".join(lines) + "\n"
     if problems:
         text += "\nProblems:\n" + "".join(f"- {p}\n" for p in problems)

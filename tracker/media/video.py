@@ -10,6 +10,7 @@ import os
 import queue
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Iterable, Iterator
@@ -29,6 +30,27 @@ def is_live(source: str | int | os.PathLike) -> bool:
     return isinstance(source, int) or text.isdigit() or text.lower().startswith(STREAM_PREFIXES)
 
 
+@contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV's own log lines off for a moment: probing a missing camera or an odd file prints
+    a dozen ``[ WARN]``/``[ERROR]`` lines, and our ``SourceError`` says in one line what failed."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    previous = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        log.setLogLevel(previous)
+
+
+def _open_capture(target: int | str) -> cv2.VideoCapture:
+    with quiet_opencv():
+        return cv2.VideoCapture(target)
+
+
 class FrameSource:
     """Open ``source``: a camera index ("0") or stream URL, a video file, or a folder of
     images (sorted by name). Use as a context manager; iterate for frames. ``len()`` is the
@@ -41,7 +63,7 @@ class FrameSource:
         self.is_camera = is_live(source)
         if self.is_camera:
             target: int | str = int(self.source) if self.source.isdigit() else self.source
-            self._cap = cv2.VideoCapture(target)
+            self._cap = _open_capture(target)
             if not self._cap.isOpened():
                 what = f"camera {target}" if isinstance(target, int) else f"stream {target}"
                 raise SourceError(f"{what} could not be opened; check that it is connected "
@@ -54,7 +76,7 @@ class FrameSource:
                 if not self._images:
                     raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
             elif path.is_file():
-                self._cap = cv2.VideoCapture(str(path))
+                self._cap = _open_capture(str(path))
                 if not self._cap.isOpened():
                     raise SourceError(f"{path}: cannot open as a video (unsupported or corrupt file)")
             else:

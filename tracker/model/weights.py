@@ -10,13 +10,13 @@ import torch
 from ..errors import WeightsError
 from .fusion import fold_batchnorm
 from .network import SiamNet, init_weights
-from .quantize import calibration_fits, calibration_path, int8_available, load_calibration
-from .runtime import check_precision, resolve_device
+from .quantize import calibration_fits, calibration_path, load_calibration
+from .runtime import check_precision, int8_pays, resolve_device
 
 LITE_BACKBONE = "alexnet_slim"     # the backbone of weights/siamfc_lite.pth
 DEFAULT_FILES = {"alexnet": "siamfc_alexnet.pth", LITE_BACKBONE: "siamfc_lite.pth"}
-HOW_TO_GET = ("train weights with `siamfc train` (see weights/README.md), or pass --weights PATH "
-              "/ set SIAMFC_WEIGHTS")
+HOW_TO_GET = ("check the path given to --weights (or $SIAMFC_WEIGHTS, which sets the default "
+              "file); the shipped files are listed in weights/README.md")
 
 
 def weights_dirs() -> list[Path]:
@@ -116,7 +116,7 @@ def load_network(path: str | os.PathLike | None, backbone: str | None, pretraine
         path = default_weights_path(backbone or "alexnet")
     model = load_model(path, backbone)
     calib = calibration_path(path)
-    wanted = dtype == "int8" or (dtype == "auto" and calib.is_file() and int8_available()
+    wanted = dtype == "int8" or (dtype == "auto" and calib.is_file() and int8_pays()
                                  and resolve_device(device).type == "cpu")
     if not wanted:
         return model, None

@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from ..model.network import SiamNet, init_weights
+from ..model.runtime import cpu_info
 from ..model.weights import load_model
 from .losses import LOSSES, distill_loss
 from .pairs import PairConfig, PairDataset
@@ -66,15 +67,6 @@ class TrainConfig:
         return max(1, self.pairs_per_epoch // self.batch_size)
 
 
-def cpu_has_bf16() -> bool:
-    """True on x86 CPUs with AVX-512 BF16 or AMX (Linux /proc/cpuinfo)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def use_bf16(amp: str, device: torch.device) -> bool:
     if amp == "off":
         return False
@@ -82,7 +74,7 @@ def use_bf16(amp: str, device: torch.device) -> bool:
         return True
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return cpu_has_bf16()
+    return cpu_info().bf16
 
 
 def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:

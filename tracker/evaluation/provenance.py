@@ -1,0 +1,96 @@
+"""What made a results folder: versions, weights, precision and CPU, stored beside the results
+(``results/<tracker>/provenance.json``) so that results of another setup are never reused or
+compared unknowingly. Results without the file (e.g. from another toolkit) are scored as they
+are and reported as of unknown provenance."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from pathlib import Path
+
+from .adapters import TrackerSpec
+
+FILE = "provenance.json"
+# what changes the boxes a tracker produces; the rest (CPU name, Python) is recorded only
+COMPARED = ("siamfc", "torch", "opencv", "precision", "device", "cpu_capability",
+            "weights_sha256", "onnx_sha256")
+NAMES = {"siamfc": "siamfc", "torch": "torch", "opencv": "OpenCV", "precision": "precision",
+         "device": "device", "cpu_capability": "CPU capability", "weights_sha256": "weights",
+         "onnx_sha256": "ONNX files"}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_file(spec: TrackerSpec) -> Path | None:
+    """The weights file a SiamFC spec loads (None for other trackers)."""
+    if not spec.name.startswith("siamfc"):
+        return None
+    from ..model.weights import LITE_BACKBONE, default_weights_path
+    if spec.name.startswith("siamfc-lite"):
+        return Path(spec.lite_weights) if spec.lite_weights else default_weights_path(LITE_BACKBONE)
+    return Path(spec.weights) if spec.weights else default_weights_path("alexnet")
+
+
+def provenance(spec: TrackerSpec) -> dict:
+    """What is making ``spec``'s results here and now (``spec`` resolved: no ``auto``)."""
+    import cv2
+    import torch
+
+    from .. import __version__
+    from ..model.runtime import cpu_info
+    info = {"tracker": spec.label, "siamfc": __version__, "torch": torch.__version__,
+            "opencv": cv2.__version__, "python": platform.python_version(),
+            "cpu": cpu_info().describe(), "cpu_capability": cpu_info().capability}
+    weights = weights_file(spec)
+    if weights is not None:
+        info.update(precision=spec.dtype, device=spec.device, settings=dict(spec.settings),
+                    weights=str(weights),
+                    weights_sha256=file_sha256(weights) if weights.is_file() else "missing")
+        if not str(spec.device).startswith("cpu"):
+            info["cpu_capability"] = "-"          # the CPU does not run the network
+    if spec.onnx:
+        info["onnx_sha256"] = {k: file_sha256(v) if Path(v).is_file() else "missing"
+                               for k, v in sorted(spec.onnx.items())}
+    return info
+
+
+def read_provenance(folder: Path) -> dict | None:
+    """The stored provenance of a results folder; None when it has none (or it is unreadable)."""
+    try:
+        data = json.loads((folder / FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_provenance(folder: Path, info: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{FILE}.tmp"
+    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / FILE)
+
+
+def differences(stored: dict, current: dict) -> list[str]:
+    """``["OpenCV 5.1.0 (now 5.0.0)", ...]``: what differs between two provenances."""
+    out = []
+    for key in COMPARED:
+        if stored.get(key) != current.get(key):
+            was, now = stored.get(key, "unknown"), current.get(key, "unknown")
+            if key.endswith("sha256"):
+                was, now = _short(was), _short(now)
+            out.append(f"{NAMES[key]} {was} (now {now})")
+    return out
+
+
+def _short(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_short(v)}" for k, v in value.items())
+    return str(value)[:12]
