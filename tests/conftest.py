@@ -43,3 +43,12 @@ def tiny_video(tmp_path_factory: pytest.TempPathFactory, small_clip) -> Path:
 
 def random_frame(h: int = 120, w: int = 160, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def auto_precision_by_rule(monkeypatch, tmp_path_factory):
+    """``auto`` precision by the CPU rule in tests (timing would make the choice depend on the
+    machine); per-machine measurements go to a temporary cache. Tests of the timing set
+    SIAMFC_AUTO_PRECISION=time themselves."""
+    monkeypatch.setenv("SIAMFC_AUTO_PRECISION", "rule")
+    monkeypatch.setenv("SIAMFC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -91,3 +91,13 @@ def test_track_that_would_save_nothing_is_refused(tiny_video, random_weights, ca
                random_weights) == 2
     err = capsys.readouterr().err
     assert "--output-boxes" in err and "--output-dir" in err and len(err.strip().splitlines()) == 1
+
+
+def test_threads_option_sets_the_process_threads(random_weights):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "tracker", "bench", "--frames", "2", "--no-opencv",
+                          "--device", "cpu", "--threads", "1", "--weights", str(random_weights)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "torch threads: 1;" in out.stdout

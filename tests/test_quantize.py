@@ -274,3 +274,26 @@ def test_pick_precision(calibrated_weights, device, with_calibration, avx2, expe
     cal = load_calibration(cal_path) if with_calibration else None
     assert pick_precision("auto", torch.device(device), backbone, cal) == expected
     assert pick_precision("bf16", torch.device(device), backbone, cal) == "bf16"
+
+
+@needs_int8
+@pytest.mark.parametrize("int8_s,expected", [(0.5, "int8"), (2.0, "fp32")])
+def test_auto_keeps_int8_only_where_it_measures_faster(calibrated_weights, monkeypatch, tmp_path,
+                                                       int8_s, expected):
+    """With timing on (the default outside tests), auto is int8 only when it measured faster
+    than fp32 on this machine; the measurement is of the real backbones, faked here."""
+    from tracker.model import runtime, timing
+    from tracker.model.runtime import CPUInfo
+    from tracker.siamfc import SiamFCTracker
+    monkeypatch.setattr(runtime, "cpu_info", lambda: CPUInfo("test CPU", "AVX2", True, False, False))
+    monkeypatch.setenv("SIAMFC_AUTO_PRECISION", "time")
+    monkeypatch.setenv("SIAMFC_CACHE_DIR", str(tmp_path))
+    seen, real = [], timing.measure
+
+    def measure(backbone, calibration, size, crops):
+        seen.append(real(backbone, calibration, size, crops))   # the real measurement runs
+        return {"fp32": 1.0, "int8": int8_s}
+    monkeypatch.setattr(timing, "measure", measure)
+    path, _ = calibrated_weights
+    assert SiamFCTracker.from_pretrained(path, device="cpu").precision == expected
+    assert len(seen) == 1 and set(seen[0]) == {"fp32", "int8"} and min(seen[0].values()) > 0

@@ -56,3 +56,53 @@ def test_cli_warns_once_about_emulated_bf16(fake_cpu, info, warned, tmp_path, ra
                  "--weights", str(random_weights), "--output-dir", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert err.count("siamfc: warning: bf16 is emulated") == (1 if warned else 0)
+
+
+def fake_calibration(seed: int = 0) -> dict:
+    from tracker.model.quantize import FINGERPRINT_KEY
+    return {FINGERPRINT_KEY: torch.arange(32, dtype=torch.uint8) + seed}
+
+
+@pytest.mark.parametrize("int8_s,expected", [(0.5, "int8"), (0.94, "int8"), (0.97, "fp32"),
+                                             (1.3, "fp32")])
+def test_faster_precision_measures_once_then_uses_the_cache(tmp_path, monkeypatch, int8_s, expected):
+    from tracker.model import timing
+    monkeypatch.setenv("SIAMFC_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def measure(backbone, calibration, size, crops):
+        calls.append(size)
+        return {"fp32": 1.0, "int8": int8_s}
+
+    def must_not_measure(*args):
+        raise AssertionError("measured again although cached")
+
+    assert timing.faster_precision(None, fake_calibration(), "CPU A", measure_fn=measure) == expected
+    assert timing.faster_precision(None, fake_calibration(), "CPU A",
+                                   measure_fn=must_not_measure) == expected
+    assert (tmp_path / "precision.json").is_file() and calls == [255]
+    # another CPU or other weights are measured anew
+    timing.faster_precision(None, fake_calibration(), "CPU B", measure_fn=measure)
+    timing.faster_precision(None, fake_calibration(1), "CPU A", measure_fn=measure)
+    assert len(calls) == 3
+
+
+def test_faster_precision_without_a_writable_cache(tmp_path, monkeypatch):
+    from tracker.model import timing
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SIAMFC_CACHE_DIR", str(blocker / "sub"))
+    assert timing.faster_precision(None, fake_calibration(), "CPU",
+                                   measure_fn=lambda *a: {"fp32": 1.0, "int8": 2.0}) == "fp32"
+
+
+def test_auto_precision_mode_is_checked(monkeypatch):
+    from tracker.model import timing
+    monkeypatch.setenv("SIAMFC_AUTO_PRECISION", "fastest")
+    with pytest.raises(ValueError, match="SIAMFC_AUTO_PRECISION"):
+        timing.timing_enabled()
+
+
+def test_time_backbone_times_a_module():
+    from tracker.model import timing
+    assert timing.time_backbone(torch.nn.Conv2d(3, 4, 3), 32, crops=2, repeats=2) > 0

@@ -8,8 +8,8 @@ import time
 import numpy as np
 
 from .errors import EXIT_OK, UserError
-from .options import (add_command, add_model_options, running_on, tracker_config, warn_if_slow,
-                      weights_from_args)
+from .options import (add_command, add_model_options, running_on, set_threads, tracker_config,
+                      warn_if_slow, weights_from_args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="video file or image folder (default: a generated 640x360 clip)")
     bench.add_argument("--targets", type=int, default=1, help="also time N targets at once")
     bench.add_argument("--frames", type=int, default=300, help="updates timed (default 300)")
-    bench.add_argument("--threads", type=int, default=0,
-                       help="torch threads (default: torch's, one per core)")
     bench.add_argument("--load", type=int, default=0, metavar="N",
                        help="time next to N competitor processes that each keep a core busy "
                             "(started and ended by the benchmark)")
@@ -50,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..siamfc import SiamFCMultiTracker
 
     device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args)
     frames: list[np.ndarray] = []
     decode_s: list[float] = []
     if args.source:

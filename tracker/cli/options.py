@@ -87,6 +87,9 @@ def add_model_options(p: argparse.ArgumentParser) -> Group:
     add_dtype_option(group)
     add_preset_option(group)
     add_settings_option(group)
+    group.add_argument("--threads", type=int, default=0, metavar="N",
+                       help="torch threads (default: torch's, one per core); 1 keeps the update "
+                            "steady when other programs load the cores (see README, Speed)")
     return group
 
 
@@ -170,9 +173,20 @@ def tracker_config(args: argparse.Namespace, redetect: bool | None = None):
     return config.replace(**changes) if changes else config
 
 
+def set_threads(args: argparse.Namespace) -> None:
+    """--threads N: the process's torch threads (the command line owns its process)."""
+    threads = getattr(args, "threads", 0) or 0
+    if threads < 0:
+        raise UserError(f"--threads takes a number >= 1 (0: torch's default), got {threads}")
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+
+
 def build_tracker(args: argparse.Namespace):
     """The single-target tracker the options describe."""
     from ..siamfc import SiamFCTracker
+    set_threads(args)
     weights, backbone = weights_from_args(args)
     return warn_if_slow(args, SiamFCTracker.from_pretrained(
         weights, device=args.device, config=tracker_config(args), backbone=backbone,
@@ -182,6 +196,7 @@ def build_tracker(args: argparse.Namespace):
 def build_multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
     """The multi-target tracker the options describe (``redetect``: the command's default)."""
     from ..siamfc import SiamFCMultiTracker
+    set_threads(args)
     weights, backbone = weights_from_args(args)
     return warn_if_slow(args, SiamFCMultiTracker.from_pretrained(
         weights, device=args.device, config=tracker_config(args, redetect), backbone=backbone,

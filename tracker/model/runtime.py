@@ -129,15 +129,20 @@ def check_precision(dtype: str) -> None:
 
 def pick_precision(dtype: str, device: torch.device, backbone: nn.Module,
                    calibration: dict[str, torch.Tensor] | None) -> str:
-    """The concrete precision for ``dtype``: itself, or for ``auto`` ``int8`` on a CPU where it
-    pays (x86 with AVX2 or better, see ``int8_pays``) with a calibration whose fingerprint
-    matches ``backbone`` (folded), else ``fp32``."""
+    """The concrete precision for ``dtype``: itself, or for ``auto`` ``fp32`` unless this is a
+    CPU where int8 can pay (x86 with AVX2 or better, see ``int8_pays``) and the calibration's
+    fingerprint matches ``backbone`` (folded); then ``int8`` if it measures faster than fp32
+    on this machine (``timing.faster_precision``, cached) or, with
+    ``SIAMFC_AUTO_PRECISION=rule``, without measuring."""
     if dtype != "auto":
         return dtype
-    if (device.type == "cpu" and calibration is not None and int8_pays()
+    if not (device.type == "cpu" and calibration is not None and int8_pays()
             and calibration_fits(backbone, calibration)):
+        return "fp32"
+    from . import timing
+    if not timing.timing_enabled():
         return "int8"
-    return "fp32"
+    return timing.faster_precision(backbone, calibration, cpu_info().describe())
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
