@@ -52,3 +52,15 @@ def auto_precision_by_rule(monkeypatch, tmp_path_factory):
     SIAMFC_AUTO_PRECISION=time themselves."""
     monkeypatch.setenv("SIAMFC_AUTO_PRECISION", "rule")
     monkeypatch.setenv("SIAMFC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def random_slim_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random ``alexnet_slim`` weights (seeded): a cheap network for command-line tests that
+    check messages and options, not tracking (a sixth of AlexNet's work per frame)."""
+    torch.manual_seed(0)
+    model = SiamNet("alexnet_slim")
+    init_weights(model)
+    path = tmp_path_factory.mktemp("weights") / "random_slim.pth"
+    torch.save(model.state_dict(), path)
+    return path

@@ -32,17 +32,17 @@ def test_values_with_a_leading_minus_are_joined(argv, joined):
     assert join_option_values(argv) == joined
 
 
-def test_box_with_a_leading_minus_tracks(tmp_path, tiny_video, random_weights):
+def test_box_with_a_leading_minus_tracks(tmp_path, tiny_video, random_slim_weights):
     out = tmp_path / "b.csv"
     assert run("track", tiny_video, "--box", "-10,-10,40,40", "--no-display", "--quiet",
-               "--weights", random_weights, "--output-boxes", out) == 0
+               "--weights", random_slim_weights, "--output-boxes", out) == 0
     assert float(read_box_csv(out)[0]["x"]) == -10
 
 
 @pytest.mark.parametrize("box", ["10 20 30 40", "10;20;30;40"])
-def test_box_separators_other_than_commas_are_refused(tmp_path, tiny_video, random_weights, box,
+def test_box_separators_other_than_commas_are_refused(tmp_path, tiny_video, random_slim_weights, box,
                                                       capsys):
-    assert run("track", tiny_video, "--box", box, "--no-display", "--weights", random_weights,
+    assert run("track", tiny_video, "--box", box, "--no-display", "--weights", random_slim_weights,
                "--output-boxes", tmp_path / "b.csv") == 2
     err = capsys.readouterr().err
     assert "X,Y,W,H" in err and len(err.strip().splitlines()) == 1
@@ -58,9 +58,9 @@ def test_debug_before_or_after_the_command(tmp_path, tiny_video, where):
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_quiet_before_or_after_the_command(tmp_path, random_weights, where, capsys):
+def test_quiet_before_or_after_the_command(tmp_path, random_slim_weights, where, capsys):
     args = ["demo", "--frames", "3", "--device", "cpu", "--dtype", "fp32", "--weights",
-            str(random_weights), "--output-dir", str(tmp_path)]
+            str(random_slim_weights), "--output-dir", str(tmp_path)]
     assert main(["--quiet", *args] if where == "before" else [*args, "--quiet"]) == 0
     assert "mean IoU" not in capsys.readouterr().err
 
@@ -86,18 +86,18 @@ def test_every_command_has_a_description_examples_and_help_for_each_option(comma
     assert len(groups) >= 2          # options are grouped, not one long list
 
 
-def test_track_that_would_save_nothing_is_refused(tiny_video, random_weights, capsys):
+def test_track_that_would_save_nothing_is_refused(tiny_video, random_slim_weights, capsys):
     assert run("track", tiny_video, "--box", "1,2,30,30", "--no-display", "--weights",
-               random_weights) == 2
+               random_slim_weights) == 2
     err = capsys.readouterr().err
     assert "--output-boxes" in err and "--output-dir" in err and len(err.strip().splitlines()) == 1
 
 
-def test_threads_option_sets_the_process_threads(random_weights):
+def test_threads_option_sets_the_process_threads(random_slim_weights):
     import subprocess
     import sys
     out = subprocess.run([sys.executable, "-m", "tracker", "bench", "--frames", "2", "--no-opencv",
-                          "--device", "cpu", "--threads", "1", "--weights", str(random_weights)],
+                          "--device", "cpu", "--threads", "1", "--weights", str(random_slim_weights)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "torch threads: 1;" in out.stdout

@@ -173,37 +173,37 @@ def test_results_label_tells_variants_apart(spec, label):
     assert TrackerSpec(**spec).label == label
 
 
-def eval_args(tmp_path, otb_root, random_weights, *extra):
+def eval_args(tmp_path, otb_root, random_slim_weights, *extra):
     return ["eval", str(otb_root), "--trackers", "siamfc", "--results-dir", str(tmp_path / "results"),
-            "--report-dir", str(tmp_path / "reports"), "--weights", str(random_weights),
+            "--report-dir", str(tmp_path / "reports"), "--weights", str(random_slim_weights),
             "--device", "cpu", "--dtype", "fp32", "--quiet", "--no-plots", *extra]
 
 
-def test_eval_records_what_made_the_results_and_heads_the_report(tmp_path, otb_root, random_weights):
+def test_eval_records_what_made_the_results_and_heads_the_report(tmp_path, otb_root, random_slim_weights):
     import cv2
     import torch
 
     from tracker.evaluation.provenance import file_sha256
-    assert main(eval_args(tmp_path, otb_root, random_weights)) == 0
-    made = json.loads((tmp_path / "results" / "siamfc@random" / "provenance.json").read_text())
+    assert main(eval_args(tmp_path, otb_root, random_slim_weights)) == 0
+    made = json.loads((tmp_path / "results" / "siamfc@random_slim" / "provenance.json").read_text())
     assert made["torch"] == torch.__version__ and made["opencv"] == cv2.__version__
-    assert made["precision"] == "fp32" and made["weights_sha256"] == file_sha256(random_weights)
+    assert made["precision"] == "fp32" and made["weights_sha256"] == file_sha256(random_slim_weights)
     assert made["cpu"] and made["siamfc"]
     report = (tmp_path / "reports" / "report.md").read_text()
     assert report.startswith("# Tracking results: otb")
     assert "2 sequences, 12 frames" in report and "command: `siamfc eval" in report
-    assert file_sha256(random_weights)[:12] in report and cv2.__version__ in report
+    assert file_sha256(random_slim_weights)[:12] in report and cv2.__version__ in report
     overall = report.split("## Overall")[1].split("## Per sequence")[0]
     assert "| tracker | success AUC | precision@20 | normalised precision | fps |" in overall
-    assert "| siamfc@random |" in overall
+    assert "| siamfc@random_slim |" in overall
 
 
 @pytest.mark.parametrize("key,value", [("opencv", "0.0.1"), ("torch", "1.0"),
                                        ("weights_sha256", "0" * 64), ("cpu_capability", "AVX512")])
-def test_eval_refuses_results_made_otherwise(tmp_path, otb_root, random_weights, key, value, capsys):
-    args = eval_args(tmp_path, otb_root, random_weights)
+def test_eval_refuses_results_made_otherwise(tmp_path, otb_root, random_slim_weights, key, value, capsys):
+    args = eval_args(tmp_path, otb_root, random_slim_weights)
     assert main(args) == 0
-    path = tmp_path / "results" / "siamfc@random" / "provenance.json"
+    path = tmp_path / "results" / "siamfc@random_slim" / "provenance.json"
     made = json.loads(path.read_text())
     made[key] = value
     path.write_text(json.dumps(made))
@@ -215,14 +215,14 @@ def test_eval_refuses_results_made_otherwise(tmp_path, otb_root, random_weights,
     assert json.loads(path.read_text())[key] != value
 
 
-def test_eval_unbuildable_tracker_is_refused_before_any_bar(tmp_path, otb_root, random_weights,
+def test_eval_unbuildable_tracker_is_refused_before_any_bar(tmp_path, otb_root, random_slim_weights,
                                                             monkeypatch, capsys):
     from tracker.evaluation import experiment
 
     def missing(spec):
         raise ValueError(f"{spec.name} needs OpenCV's contrib modules")
     monkeypatch.setattr(experiment, "opencv_factory", missing)
-    args = eval_args(tmp_path, otb_root, random_weights)
+    args = eval_args(tmp_path, otb_root, random_slim_weights)
     args[args.index("siamfc")] = "siamfc,opencv-csrt"
     args.remove("--quiet")
     assert main(args) == 2

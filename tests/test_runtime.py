@@ -50,10 +50,11 @@ def test_no_cpu_warning_for_cuda(fake_cpu):
 
 
 @pytest.mark.parametrize("info,warned", [(AVX2_ONLY, True), (AVX512_VNNI_BF16, False)])
-def test_cli_warns_once_about_emulated_bf16(fake_cpu, info, warned, tmp_path, random_weights, capsys):
+def test_cli_warns_once_about_emulated_bf16(fake_cpu, info, warned, tmp_path, random_slim_weights,
+                                            capsys):
     fake_cpu(info)
     assert main(["demo", "--frames", "3", "--dtype", "bf16", "--device", "cpu", "--quiet",
-                 "--weights", str(random_weights), "--output-dir", str(tmp_path)]) == 0
+                 "--weights", str(random_slim_weights), "--output-dir", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert err.count("siamfc: warning: bf16 is emulated") == (1 if warned else 0)
 

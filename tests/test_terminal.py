@@ -52,27 +52,27 @@ def test_render_handles_bars():
 
 
 @pytest.mark.parametrize("progress", [True, False])
-def test_one_input_messages_stand_alone(tmp_path, tiny_video, small_clip, random_weights,
+def test_one_input_messages_stand_alone(tmp_path, tiny_video, small_clip, random_slim_weights,
                                         progress, capsys):
     box = ",".join(f"{v:g}" for v in small_clip.boxes[0])
     quiet = [] if progress else ["--quiet"]
     assert main(["track", str(tmp_path / "gone.avi"), "--box", box, "--no-display", *quiet,
-                 "--weights", str(random_weights), "--output-boxes", str(tmp_path / "a.csv")]) == 2
+                 "--weights", str(random_slim_weights), "--output-boxes", str(tmp_path / "a.csv")]) == 2
     failed = message_lines(capsys.readouterr().err)
     assert len(failed) == 1 and failed[0].startswith("siamfc: error: ") and "gone.avi" in failed[0]
     assert_alone(failed)
     assert main(["track", str(tiny_video), "--box", box, "--no-display", *quiet,
-                 "--weights", str(random_weights), "--output-boxes", str(tmp_path / "b.csv")]) == 0
+                 "--weights", str(random_slim_weights), "--output-boxes", str(tmp_path / "b.csv")]) == 0
     done = message_lines(capsys.readouterr().err)
     assert len(done) == (1 if progress else 0)
     assert_alone(done)
 
 
-def test_several_inputs_messages_stand_alone(tmp_path, tiny_video, small_clip, random_weights,
+def test_several_inputs_messages_stand_alone(tmp_path, tiny_video, small_clip, random_slim_weights,
                                              capsys):
     box = ",".join(f"{v:g}" for v in small_clip.boxes[0])
     code = main(["track", str(tiny_video), str(tmp_path / "gone.avi"), str(tiny_video),
-                 "--box", box, "--no-display", "--weights", str(random_weights),
+                 "--box", box, "--no-display", "--weights", str(random_slim_weights),
                  "--output-dir", str(tmp_path / "out"), "--no-video"])
     assert code == 2
     lines = message_lines(capsys.readouterr().err)
@@ -82,11 +82,11 @@ def test_several_inputs_messages_stand_alone(tmp_path, tiny_video, small_clip, r
     assert lines[-1] == "2 of 3 inputs tracked, 1 failed (see above)"
 
 
-def test_missing_camera_is_one_line(random_weights, capfd):
+def test_missing_camera_is_one_line(random_slim_weights, capfd):
     """OpenCV's own [ WARN]/[ERROR] lines about the camera are silenced (checked at the file
     descriptor: OpenCV writes there, not through Python)."""
     assert main(["webcam", "--camera", "9", "--box", "1,2,30,30", "--no-display",
-                 "--weights", str(random_weights)]) == 2
+                 "--weights", str(random_slim_weights)]) == 2
     err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
     assert err == ["siamfc: error: camera 9 could not be opened; check that it is connected "
                    "(and not used by another program), or pick another with --camera"]

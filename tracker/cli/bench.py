@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from .errors import EXIT_OK, UserError
-from .options import (add_command, add_model_options, running_on, set_threads, tracker_config,
+from .options import (add_command, add_model_options, running_on, thread_policy, tracker_config,
                       warn_if_slow, weights_from_args)
 
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..siamfc import SiamFCMultiTracker
 
     device = resolve_device(args.device)
-    set_threads(args)
+    governor = thread_policy(args)
     frames: list[np.ndarray] = []
     decode_s: list[float] = []
     if args.source:
@@ -92,9 +92,11 @@ def run(args: argparse.Namespace) -> int:
     if args.load < 0:
         raise UserError(f"--load takes a number of competitor processes >= 0, got {args.load}")
     with busy_load(args.load):
-        results, skipped = _time_all(args, tracker, frames, box, boxes_arr, decode_s)
+        results, skipped = _time_all(args, tracker, frames, box, boxes_arr, decode_s, governor)
     print(f"source: {source_name}, {w}x{h}; backbone precision: {running_on(tracker)}; "
-          f"torch threads: {torch.get_num_threads()}; competitor processes: {args.load}; "
+          f"torch threads: {torch.get_num_threads()}"
+          + (f" (auto: {governor.switches} switches)" if governor else "")
+          + f"; competitor processes: {args.load}; "
           f"frames timed: {args.frames}; weights: {weights_note}")
     print(format_table(results))
     for line in skipped:
@@ -111,17 +113,18 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, decode_s: list):
+def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, decode_s: list,
+              governor=None):
     """Time siamfc (1 and ``--targets`` targets) and OpenCV's trackers on the same frames;
     returns (results, lines about trackers that could not be timed)."""
     from ..diagnostics.benchmark import bench_opencv, bench_siamfc
     from ..evaluation.adapters import TrackerSpec, opencv_factory
 
     results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
-                            name=f"siamfc ({args.preset})")]
+                            name=f"siamfc ({args.preset})", governor=governor)]
     if args.targets > 1:
         results.append(bench_siamfc(tracker, frames, boxes_arr, args.frames, decode_s=decode_s,
-                                    name=f"siamfc ({args.preset})"))
+                                    name=f"siamfc ({args.preset})", governor=governor))
     skipped = []
     if not args.no_opencv:
         others = [TrackerSpec("opencv-csrt")]

@@ -10,7 +10,7 @@ import numpy as np
 
 from .console import say
 from .errors import EXIT_OK
-from .options import add_command, add_model_options, build_tracker, running_on
+from .options import add_command, add_model_options, build_tracker, running_on, thread_policy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     clip = make_clip(num_frames=args.frames, seed=args.seed)
+    thread_policy(args)     # N threads; auto leaves torch's default (no loop to govern)
     tracker = build_tracker(args)
     video_path, csv_path = out_dir / "demo_tracked.mp4", out_dir / "demo_boxes.csv"
     boxes = np.zeros_like(clip.boxes)

@@ -78,19 +78,27 @@ def add_settings_option(p: Group) -> None:
                         "(repeatable)")
 
 
-def add_model_options(p: argparse.ArgumentParser) -> Group:
+def add_model_options(p: argparse.ArgumentParser, threads: str = "0") -> Group:
     """Everything that chooses and configures the tracker, as the "tracker" group (returned,
-    for the command's own tracker options)."""
+    for the command's own tracker options); ``threads``: the command's --threads default."""
     group = p.add_argument_group("tracker")
     add_device_option(group)
     add_weights_options(group)
     add_dtype_option(group)
     add_preset_option(group)
     add_settings_option(group)
-    group.add_argument("--threads", type=int, default=0, metavar="N",
-                       help="torch threads (default: torch's, one per core); 1 keeps the update "
-                            "steady when other programs load the cores (see README, Speed)")
+    group.add_argument("--threads", type=threads_value, default=threads, metavar="N|auto",
+                       help="torch threads: N, 0 for torch's default (one per core), or auto: "
+                            "torch's default while the machine is quiet, 1 while other programs "
+                            f"load the cores (default {threads})")
     return group
+
+
+def threads_value(text: str) -> str:
+    """``auto`` or a whole number >= 0 (argparse type of --threads)."""
+    if text != "auto" and not (text.isdigit() and int(text) >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number of threads or auto, got {text!r}")
+    return text
 
 
 def add_lost_options(p: Group) -> None:
@@ -173,20 +181,23 @@ def tracker_config(args: argparse.Namespace, redetect: bool | None = None):
     return config.replace(**changes) if changes else config
 
 
-def set_threads(args: argparse.Namespace) -> None:
-    """--threads N: the process's torch threads (the command line owns its process)."""
-    threads = getattr(args, "threads", 0) or 0
-    if threads < 0:
-        raise UserError(f"--threads takes a number >= 1 (0: torch's default), got {threads}")
-    if threads:
+def thread_policy(args: argparse.Namespace):
+    """--threads: set torch's threads (N), leave them (0), or for ``auto`` return the
+    ``ThreadGovernor`` that the tracking loop runs each update through (else None). Called
+    before the tracker is built (the precision timing is per thread count)."""
+    value = str(getattr(args, "threads", "0") or "0")
+    if value == "auto":
+        from .threads import ThreadGovernor
+        return ThreadGovernor()
+    if int(value):
         import torch
-        torch.set_num_threads(threads)
+        torch.set_num_threads(int(value))
+    return None
 
 
 def build_tracker(args: argparse.Namespace):
     """The single-target tracker the options describe."""
     from ..siamfc import SiamFCTracker
-    set_threads(args)
     weights, backbone = weights_from_args(args)
     return warn_if_slow(args, SiamFCTracker.from_pretrained(
         weights, device=args.device, config=tracker_config(args), backbone=backbone,
@@ -196,7 +207,6 @@ def build_tracker(args: argparse.Namespace):
 def build_multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
     """The multi-target tracker the options describe (``redetect``: the command's default)."""
     from ..siamfc import SiamFCMultiTracker
-    set_threads(args)
     weights, backbone = weights_from_args(args)
     return warn_if_slow(args, SiamFCMultiTracker.from_pretrained(
         weights, device=args.device, config=tracker_config(args, redetect), backbone=backbone,

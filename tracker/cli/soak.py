@@ -7,7 +7,7 @@ import argparse
 from .console import progress
 from .errors import EXIT_OK, UserError
 from .options import (add_command, add_model_options, add_redetect_option, build_multi_tracker,
-                      running_on)
+                      running_on, thread_policy)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--size must be WIDTHxHEIGHT, got {args.size!r}") from None
     if args.frames < 1 or w < 16 or h < 16:
         raise UserError("--frames must be >= 1 and --size at least 16x16")
+    thread_policy(args)     # N threads; auto leaves torch's default (no loop to govern)
     tracker = build_multi_tracker(args, redetect=args.redetect)
     bar = progress(args.frames, "soak", enabled=not args.quiet)
     trace = open(args.trace, "w", encoding="utf-8") if args.trace else None

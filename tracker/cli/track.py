@@ -28,7 +28,9 @@ from .console import progress, say
 from .display import open_display
 from .errors import UserError
 from .options import (add_box_file_options, add_box_options, add_command, add_display_option,
-                      add_lost_options, add_model_options, build_multi_tracker, running_on)
+                      add_lost_options, add_model_options, build_multi_tracker, running_on,
+                      thread_policy)
+from .threads import ThreadGovernor
 
 
 class InputError(Exception):
@@ -147,9 +149,10 @@ class InputReport:
 
 
 def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
-                select_boxes=None) -> InputReport:
-    """Track one input into its outputs. Errors after the first frame leave every output
-    valid with the frames done so far; they are returned in the report, not raised."""
+                select_boxes=None, governor: ThreadGovernor | None = None) -> InputReport:
+    """Track one input into its outputs (each update through ``governor`` when given).
+    Errors after the first frame leave every output valid with the frames done so far; they
+    are returned in the report, not raised."""
     report = InputReport()
     start = time.perf_counter()
     if not plan.boxes and select_boxes is None:
@@ -182,7 +185,8 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
         try:
             while True:
                 if index > 0:
-                    results = tracker.update(frame)
+                    results = governor.run(tracker.update, frame) if governor else \
+                        tracker.update(frame)
                 for writer in writers:
                     writer.write(index, results)
                 if sink is not None or display is not None:
@@ -234,7 +238,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="with --output-dir: annotated frames instead of a video")
     outputs.add_argument("--no-video", action="store_true",
                          help="with --output-dir: no annotated video")
-    add_lost_options(add_model_options(p))
+    add_lost_options(add_model_options(p, threads="auto"))
     add_display_option(p.add_argument_group("display"))
     p.set_defaults(func=run)
 
@@ -270,6 +274,7 @@ def track_files(args: argparse.Namespace, display) -> int:
         if missing and len(plans) == 1:
             raise InputError("no --box given and no display to draw one on; pass --box X,Y,W,H "
                              "(0-based pixels) or --boxes-json")
+    governor = thread_policy(args)
     tracker: SiamFCMultiTracker = build_multi_tracker(args, redetect=args.redetect)
     select = None
     if display is not None:
@@ -284,7 +289,7 @@ def track_files(args: argparse.Namespace, display) -> int:
         for plan in plans:
             per_file.set_description(plan.name)
             try:
-                report = track_input(plan, tracker, display, per_file, select)
+                report = track_input(plan, tracker, display, per_file, select, governor)
             except (InputError, SourceError, ValueError) as exc:
                 failures += 1
                 say(args, f"siamfc: error: {exc}" + (" (input skipped)" if len(plans) > 1 else ""),

@@ -27,7 +27,8 @@ from .console import say
 from .display import Display, open_display
 from .errors import EXIT_OK, UserError
 from .options import (add_box_file_options, add_box_options, add_command, add_display_option,
-                      add_lost_options, add_model_options, build_multi_tracker)
+                      add_lost_options, add_model_options, build_multi_tracker, thread_policy)
+from .threads import ThreadGovernor
 
 HELP = "r reselect  space pause  a add  d drop  tab select  s snapshot  q quit"
 KEY_TAB, KEY_ESC = 9, 27
@@ -62,7 +63,7 @@ def _hit(results: Sequence[TrackResult], point: tuple[int, int]) -> int | None:
 
 
 def run_live(source_name: str, tracker: SiamFCMultiTracker, display: Display | None,
-             options: LiveOptions) -> LiveStats:
+             options: LiveOptions, governor: ThreadGovernor | None = None) -> LiveStats:
     """Track in ``source_name`` (camera index, URL, or a file standing in for a camera) until
     the feed ends, ``q`` or Ctrl-C. Outputs are closed (valid) however the loop ends."""
     stats = LiveStats()
@@ -95,7 +96,7 @@ def run_live(source_name: str, tracker: SiamFCMultiTracker, display: Display | N
                     results = [TrackResult(tuple(map(float, b)), 1.0, 1.0, i) for b, i in zip(boxes, ids)]
                     selected = ids[-1]
             elif tracker.num_targets:
-                results = tracker.update(frame)
+                results = governor.run(tracker.update, frame) if governor else tracker.update(frame)
             stats.frames += 1
             now = time.perf_counter()
             fps = 1 / max(1e-6, now - last) if fps == 0 else 0.9 * fps + 0.1 / max(1e-6, now - last)
@@ -183,7 +184,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_box_file_options(outputs)
     outputs.add_argument("--snapshot-dir", default=".", metavar="DIR",
                          help="where the s key saves snapshots (default: here)")
-    add_lost_options(add_model_options(p))
+    add_lost_options(add_model_options(p, threads="auto"))
     add_display_option(p.add_argument_group("display"))
     p.set_defaults(func=run)
 
@@ -201,8 +202,9 @@ def run(args: argparse.Namespace) -> int:
                           snapshot_dir=getattr(args, "snapshot_dir", ".") or ".",
                           timeout=getattr(args, "timeout", 10.0), boxes=boxes,
                           max_frames=getattr(args, "max_frames", None))
+    governor = thread_policy(args)
     tracker = build_multi_tracker(args, redetect=getattr(args, "redetect", None) is not False)
-    stats = run_live(str(args.camera), tracker, display, options)
+    stats = run_live(str(args.camera), tracker, display, options, governor)
     say(args, f"{stats.frames} frames in {stats.seconds:.1f} s "
               f"({stats.frames / max(stats.seconds, 1e-9):.1f} fps), {stats.dropped} stale frames "
               "dropped" + "".join(f"; snapshot {p}" for p in stats.snapshots)

@@ -44,9 +44,10 @@ class BenchResult:
 
 def bench_siamfc(tracker: SiamFCMultiTracker, frames: list[np.ndarray], boxes: np.ndarray,
                  num_frames: int, warmup: int = 10, decode_s: list[float] | None = None,
-                 name: str = "siamfc") -> BenchResult:
+                 name: str = "siamfc", governor=None) -> BenchResult:
     """Init on ``frames[0]`` with ``boxes`` (N, 4), then time ``num_frames`` updates cycling
-    through ``frames[1:]`` after ``warmup`` untimed ones."""
+    through ``frames[1:]`` after ``warmup`` untimed ones; with a ``governor`` (the command
+    line's ``ThreadGovernor``) each update runs through it."""
     tracker.init(frames[0], boxes)
     loop = frames[1:] or frames
     for i in range(warmup):
@@ -57,7 +58,10 @@ def bench_siamfc(tracker: SiamFCMultiTracker, frames: list[np.ndarray], boxes: n
     try:
         for i in range(num_frames):
             start = time.perf_counter()
-            tracker.update(loop[(warmup + i) % len(loop)])
+            if governor is not None:
+                governor.run(tracker.update, loop[(warmup + i) % len(loop)])
+            else:
+                tracker.update(loop[(warmup + i) % len(loop)])
             result.update_s.append(time.perf_counter() - start)
     finally:
         tracker.timer.enabled = False

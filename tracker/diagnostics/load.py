@@ -9,8 +9,11 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
-def spin(seconds: float) -> None:
-    """Keep one core busy for ``seconds`` (pure Python arithmetic, no allocation)."""
+def spin(seconds: float, ready=None) -> None:
+    """Keep one core busy for ``seconds`` (pure Python arithmetic, no allocation); ``ready``
+    (an Event) is set once spinning."""
+    if ready is not None:
+        ready.set()
     deadline = time.monotonic() + seconds
     x = 0
     while time.monotonic() < deadline:
@@ -26,12 +29,14 @@ def busy_load(processes: int, seconds: float = 900.0) -> Iterator[None]:
         yield
         return
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=spin, args=(seconds,), daemon=True)
-               for _ in range(processes)]
+    ready = [context.Event() for _ in range(processes)]
+    workers = [context.Process(target=spin, args=(seconds, event), daemon=True)
+               for event in ready]
     for worker in workers:
         worker.start()
     try:
-        time.sleep(0.5)            # let them get going before anything is timed
+        for event in ready:        # a spawned process takes seconds to import; time nothing
+            event.wait(60)         # before every competitor spins
         yield
     finally:
         for worker in workers:
