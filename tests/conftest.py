@@ -18,15 +18,20 @@ def device(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture(scope="session")
-def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A state dict of a randomly initialised AlexNet SiamNet (seeded)."""
+def save_random_weights(folder: Path, backbone: str, name: str) -> Path:
+    """A state dict of a randomly initialised ``backbone`` SiamNet (seeded) at folder/name."""
     torch.manual_seed(0)
-    model = SiamNet("alexnet")
+    model = SiamNet(backbone)
     init_weights(model)
-    path = tmp_path_factory.mktemp("weights") / "random.pth"
+    path = folder / name
     torch.save(model.state_dict(), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random AlexNet weights (seeded)."""
+    return save_random_weights(tmp_path_factory.mktemp("weights"), "alexnet", "random.pth")
 
 
 @pytest.fixture(scope="session")
@@ -58,9 +63,5 @@ def auto_precision_by_rule(monkeypatch, tmp_path_factory):
 def random_slim_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Random ``alexnet_slim`` weights (seeded): a cheap network for command-line tests that
     check messages and options, not tracking (a sixth of AlexNet's work per frame)."""
-    torch.manual_seed(0)
-    model = SiamNet("alexnet_slim")
-    init_weights(model)
-    path = tmp_path_factory.mktemp("weights") / "random_slim.pth"
-    torch.save(model.state_dict(), path)
-    return path
+    return save_random_weights(tmp_path_factory.mktemp("weights"), "alexnet_slim",
+                               "random_slim.pth")
