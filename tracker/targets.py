@@ -61,9 +61,10 @@ class Targets:
 def _take(value: Any, rows: np.ndarray) -> Any:
     if isinstance(value, np.ndarray):
         return value[rows]
-    if isinstance(value, torch.Tensor) or value is None:
-        return value[torch.from_numpy(rows).to(value.device)] if len(rows) and value is not None \
-            else None
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):        # no rows: None, as for no targets
+        return value[torch.from_numpy(rows).to(value.device)] if len(rows) else None
     return [value[i] for i in rows]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import deque
 from typing import Callable, TypeVar
 
 import torch
@@ -37,7 +38,7 @@ class ThreadGovernor:
         self.current = self.counts[0]
         self.frames = 0                   # frames since the last decision
         self.due = first                  # frames at the current count before the next probe
-        self.recent: list[float] = []     # seconds of the last ``probe`` frames, current count
+        self.recent: deque[float] = deque(maxlen=probe)   # seconds of the last frames, current count
         self.trial: list[float] | None = None    # seconds at the other count while probing
         self.switches = 0
         torch.set_num_threads(self.current)
@@ -68,10 +69,11 @@ class ThreadGovernor:
                     self.current = self._other()
                     self.switches += 1
                     self.baseline = other
-                self.trial, self.recent, self.frames, self.due = None, [], 0, self.every
+                self.recent.clear()
+                self.trial, self.frames, self.due = None, 0, self.every
                 torch.set_num_threads(self.current)
             return
-        self.recent = (self.recent + [seconds])[-self.probe:]
+        self.recent.append(seconds)
         self.frames += 1
         full = len(self.recent) == self.probe
         slowed = (full and self.baseline is not None

@@ -109,6 +109,13 @@ class Experiment:
         self.sequences = sequences
         self.results_dir = Path(results_dir)
         self.report_dir = Path(report_dir)
+        self._now: dict[str, dict] = {}       # label -> provenance(spec), hashed once
+
+    def _provenance(self, spec: TrackerSpec) -> dict:
+        """What makes ``spec``'s results here (``provenance``; the weights hashed once)."""
+        if spec.label not in self._now:
+            self._now[spec.label] = provenance(spec)
+        return self._now[spec.label]
 
     def run(self, specs: list[TrackerSpec], workers: int = 1, overwrite: bool = False,
             on_done: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
@@ -133,7 +140,7 @@ class Experiment:
         for spec in {spec.label: spec for spec, _ in todo}.values():
             folder = self.results_dir / spec.label
             if overwrite or not self._stored(spec) or read_provenance(folder) is not None:
-                write_provenance(folder, provenance(spec))     # what makes these results
+                write_provenance(folder, self._provenance(spec))     # what makes these results
         if workers <= 1:
             for spec, seq in todo:
                 outcome = _run_one(spec, seq, str(self.results_dir))
@@ -170,7 +177,7 @@ class Experiment:
                 opencv_factory(spec)
             made = read_provenance(self.results_dir / spec.label) if stored else None
             if made is not None:
-                changed = differences(made, provenance(spec))
+                changed = differences(made, self._provenance(spec))
                 if changed:
                     raise ValueError(
                         f"{self.results_dir / spec.label} holds results made with "
