@@ -42,3 +42,29 @@ def test_training_steps_on_cuda_lower_the_loss(tmp_path):
     trainer.train(on_step=lambda i, n, loss: losses.append(loss))
     assert trainer.device.type == "cuda" and len(losses) == 20
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
+
+
+def test_cuda_graphs_give_the_same_boxes():
+    """The backbone replayed from CUDA graphs: the same boxes as launched kernel by kernel,
+    one graph per crop shape (exemplar, search batch)."""
+    clip = make_clip(num_frames=30, size=(640, 360))
+    boxes = np.array([clip.boxes[0], [500, 60, 60, 50]])
+    plain = SiamFCMultiTracker.from_pretrained(device="cuda", dtype="fp32")
+    graphed = SiamFCMultiTracker.from_pretrained(device="cuda", dtype="fp32", cuda_graphs=True)
+    for tracker in (plain, graphed):
+        tracker.init(clip.frames[0], boxes)
+    for index, frame in enumerate(clip.frames[1:], start=1):
+        for a, b in zip(plain.update(frame), graphed.update(frame)):
+            assert np.abs(np.subtract(a.box, b.box)).max() <= 1e-3, f"frame {index}"
+    assert graphed.model.backbone.captured == 2
+
+
+def test_pinned_upload_equals_the_frame():
+    from tracker.crops import frame_to_tensor
+    from tracker.staging import FrameUploader
+    up = FrameUploader("cuda")
+    assert up.pin
+    frames = [np.random.default_rng(i).integers(0, 256, (90, 120, 3), dtype=np.uint8) for i in range(5)]
+    outs = [up.upload(f) for f in frames]        # later uploads must not disturb earlier ones
+    for f, out in zip(frames, outs):
+        assert torch.equal(out.cpu(), frame_to_tensor(f))

@@ -2,7 +2,7 @@
 # The GPU check of issue #21, in one go, everything written into OUT_DIR (summary.txt first):
 #   1. the CUDA tests (device-parametrised tests on cuda, tests/test_cuda.py);
 #   2. siamfc bench on the device for 1 and 32 targets, fp32 and fp16, AlexNet and lite, with
-#      stage times, and the same machine's CPU bench for the ratio;
+#      stage times, AlexNet fp32 again with --cuda-graphs, and the same machine's CPU bench;
 #   3. siamfc eval of two otb-dev sequences on the device and on the CPU (AUC within 0.005);
 #   4. a short training run on the device (2 epochs of the shipped recipe) for pairs/s.
 # Prepare the data first (the GPU machine has no ../shared): bash tools/gpu_data.sh
@@ -36,7 +36,7 @@ torch.cuda.get_device_name(0) if torch.cuda.is_available() else \"-\")'; lscpu |
 
 # 1. CUDA tests (on a CPU-only machine they are all skipped or deselected: pytest exit 5)
 step tests python -m pytest -q -rs tests/test_cuda.py tests/test_crops.py tests/test_fusion.py \
-    tests/test_tracker.py -k "cuda or test_cuda"
+    tests/test_tracker.py tests/test_staging.py -k "cuda or test_cuda or staging"
 
 # 2. speed: device, 1 and MANY targets, fp32 and low precision, AlexNet and lite; CPU beside it
 for net in alexnet lite; do
@@ -47,6 +47,13 @@ for net in alexnet lite; do
     done
     step "bench-$net-cpu" python -m tracker bench $flag --device cpu --frames "$FRAMES" --no-opencv
 done
+# the backbone replayed from CUDA graphs (fewer launches): 1 and MANY targets, AlexNet fp32
+if [ "$DEVICE" != cpu ]; then
+    step bench-alexnet-fp32-graphs python -m tracker bench --device "$DEVICE" --dtype fp32 \
+        --targets "$MANY" --frames "$FRAMES" --no-opencv --cuda-graphs
+else
+    summary "bench-alexnet-fp32-graphs: skipped on the CPU (CUDA graphs need CUDA)"
+fi
 
 # 3. the same two sequences on the device and on the CPU: same AUC within 0.005
 if [ -d "$DATA/otb" ]; then

@@ -6,10 +6,15 @@ All functions map output pixel j to source coordinate ``c + (j - (out - 1) / 2) 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from .staging import FrameUploader
 
 
 def crop_numpy(frame: np.ndarray, center: tuple[float, float], size: float, out_size: int,
@@ -82,14 +87,17 @@ class FrameCrops:
     (OpenCV quantizes the sample positions to 1/32 px).
     """
 
-    def __init__(self, frame: np.ndarray, device: torch.device | str = "cpu") -> None:
-        """frame: (H, W, 3) uint8 BGR."""
+    def __init__(self, frame: np.ndarray, device: torch.device | str = "cpu",
+                 uploader: "FrameUploader | None" = None) -> None:
+        """frame: (H, W, 3) uint8 BGR; ``uploader`` (accelerators): the pinned, asynchronous
+        upload to use instead of a plain blocking copy."""
         self.device = torch.device(device)
         if self.device.type == "cpu":
             self._frame = frame
             self._mean = tuple(cv2.mean(frame)[:frame.shape[2]])
         else:
-            self._img = frame_to_tensor(frame, self.device)
+            self._img = (uploader.upload(frame) if uploader is not None
+                         else frame_to_tensor(frame, self.device))
             self._mean_t = self._img.mean(dim=(0, 2, 3))
 
     def __call__(self, centers: np.ndarray, sizes: np.ndarray, out_size: int) -> torch.Tensor:

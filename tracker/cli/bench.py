@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         "random (no weights file; speed does not depend on the weights)"
     tracker = SiamFCMultiTracker.from_pretrained(weights, device=device, backbone=backbone,
                                                  config=tracker_config(args),
-                                                 pretrained=pretrained, dtype=args.dtype)
+                                                 pretrained=pretrained, dtype=args.dtype,
+                                                 cuda_graphs=args.cuda_graphs)
     warn_if_slow(args, tracker)
     if args.load < 0:
         raise UserError(f"--load takes a number of competitor processes >= 0, got {args.load}")
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"source: {source_name}, {w}x{h}; backbone precision: {running_on(tracker)}; "
           f"torch threads: {torch.get_num_threads()}"
           + (f" (auto: {governor.switches} switches)" if governor else "")
+          + ("; CUDA graphs" if args.cuda_graphs else "")
           + f"; competitor processes: {args.load}; "
           f"frames timed: {args.frames}; weights: {weights_note}")
     print(format_table(results))
