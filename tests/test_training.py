@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.training.losses import (balanced_weights, distill_loss, label_map, logistic_loss,
-                                    triplet_loss)
+from tracker.training.losses import (CONTRASTIVE_MARGIN, balanced_weights, contrastive_loss,
+                                    distill_loss, label_map, logistic_loss, triplet_loss)
 from tracker.training.pairs import PairConfig, PairDataset
 from tracker.training.sequences import TrainSequence, read_got_style
 from tracker.training.trainer import TrainConfig, Trainer, learning_rate
@@ -61,6 +61,25 @@ def test_triplet_loss_orders_positives_over_negatives():
     good = torch.where(labels > 0, 5.0, -5.0)
     bad = -good
     assert triplet_loss(good, labels) < 1e-3 < triplet_loss(bad, labels)
+
+
+def test_contrastive_loss_pulls_matches_in_and_pushes_others_past_the_margin():
+    labels = torch.from_numpy(label_map(17, (8, 8), 2))[None, None]
+    energy_at = lambda v: torch.nn.functional.softplus(-torch.tensor(v)).item()   # noqa: E731
+    # zero logits: energy log 2 everywhere; positives pay (log 2)^2 / 2, negatives (m - log 2)^2 / 2
+    zero = contrastive_loss(torch.zeros(1, 1, 17, 17), labels).item()
+    expected = 0.5 * np.log(2) ** 2 / 2 + 0.5 * (CONTRASTIVE_MARGIN - np.log(2)) ** 2 / 2
+    assert zero == pytest.approx(expected, rel=1e-5)
+    good = torch.where(labels > 0, 12.0, -3.0)          # negatives beyond the margin: no cost
+    assert energy_at(-3.0) > CONTRASTIVE_MARGIN and contrastive_loss(good, labels).item() < 1e-8
+    assert contrastive_loss(-good, labels) > zero
+    # a negative inside the margin costs, and the gradient pushes its logit down
+    logits = torch.full((1, 1, 17, 17), -3.0, requires_grad=True)
+    with torch.no_grad():
+        logits[labels > 0] = 12.0
+        logits[0, 0, 0, 0] = 0.0
+    contrastive_loss(logits, labels).backward()
+    assert logits.grad[0, 0, 0, 0] > 0 and logits.grad[0, 0, 0, 1] == 0
 
 
 def test_reader_and_pair_sampler(tmp_path):

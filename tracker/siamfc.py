@@ -30,11 +30,13 @@ from .frames import as_bgr
 from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh, scale_factors,
                        validate_box)
 from .model.fusion import fold_batchnorm
+from .model.graphs import GraphedBackbone
 from .model.network import SiamNet
-from .model.quantize import Int8Backbone
+from .model.quantize import Int8Backbone, split_calibration
 from .model.runtime import check_precision, pick_precision, resolve_device, resolve_dtype
 from .model.weights import load_network
 from .redetect import peak_to_frame, search_centres
+from .staging import FrameUploader
 from .targets import Targets
 
 
@@ -73,7 +75,8 @@ class SiamFCMultiTracker:
 
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
                  device: str | torch.device = "auto", dtype: str = "auto",
-                 calibration: dict[str, torch.Tensor] | None = None) -> None:
+                 calibration: dict[str, torch.Tensor] | None = None,
+                 cuda_graphs: bool = False) -> None:
         self.cfg = config if config is not None else TrackerConfig()
         self.device = resolve_device(device)
         check_precision(dtype)
@@ -82,17 +85,32 @@ class SiamFCMultiTracker:
         # backbone precision: fp32, bf16 / fp16 weights and crops, or int8 (needs the
         # activation ranges in ``calibration``); the cross-correlation and everything after
         # it stay fp32 (a bf16 response map cannot place the peak)
-        self.precision = pick_precision(dtype, self.device, self.model.backbone, calibration)
+        exemplar_cal, search_cal = split_calibration(calibration)
+        self.precision = pick_precision(dtype, self.device, self.model.backbone, exemplar_cal)
         self.dtype = resolve_dtype(self.precision, self.device)
-        self.model.backbone.to(self.dtype)
+        for branch in self.model.backbones():
+            branch.to(self.dtype)
         if self.precision == "int8":
             if calibration is None:
                 raise ValueError("int8 needs a calibration: use from_pretrained (it reads "
                                  "<weights>.int8.pth) or pass calibration=")
-            sizes = [(n, n) for n in (self.cfg.exemplar_size, self.cfg.instance_size)]
-            self.model.backbone = Int8Backbone(self.model.backbone, calibration, sizes=sizes)
+            cfg = self.cfg
+            separate = self.model.search_backbone is not None
+            self.model.backbone = Int8Backbone(
+                self.model.backbone, exemplar_cal,
+                sizes=[(cfg.exemplar_size,) * 2] + ([] if separate else [(cfg.instance_size,) * 2]))
+            if separate:
+                if search_cal is None:
+                    raise ValueError("this calibration has no search branch; run `siamfc "
+                                     "quantize` for these (separate-branch) weights")
+                self.model.search_backbone = Int8Backbone(self.model.search_backbone, search_cal,
+                                                          sizes=[(cfg.instance_size,) * 2])
         for p in self.model.parameters():
             p.requires_grad_(False)
+        if cuda_graphs:       # the backbones replayed from one CUDA graph per input shape
+            self.model.backbone = GraphedBackbone(self.model.backbone)
+            if self.model.search_backbone is not None:
+                self.model.search_backbone = GraphedBackbone(self.model.search_backbone)
         cfg = self.cfg
         self.scales = scale_factors(cfg.num_scales, cfg.scale_step)                  # (S,)
         penalty = np.full(cfg.num_scales, cfg.scale_penalty)
@@ -102,13 +120,16 @@ class SiamFCMultiTracker:
                                     device=self.device)
         self._upsample = bicubic_matrix(cfg.response_size, cfg.upscaled_size).to(self.device)
         self.timer = StageTimer(self.device, enabled=False)   # siamfc bench turns it on
+        # accelerators: frames go up through pinned buffers, asynchronously
+        self._uploader = FrameUploader(self.device) if self.device.type != "cpu" else None
         self._clear()
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
-                        pretrained: bool = True, dtype: str = "auto") -> "SiamFCMultiTracker":
+                        pretrained: bool = True, dtype: str = "auto",
+                        cuda_graphs: bool = False) -> "SiamFCMultiTracker":
         """Load weights (default: ``weights/siamfc_alexnet.pth``) into a tracker.
 
         ``backbone``: a registered name (``alexnet``; ``alexnet_slim``, whose default file is
@@ -119,9 +140,10 @@ class SiamFCMultiTracker:
         ``auto`` (default): ``int8`` on a CPU when the weights have a calibration made for them
         and torch has the x86 int8 engine, else ``fp32``; ``precision`` says which was chosen.
         ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
+        ``cuda_graphs=True`` (CUDA only) replays the backbone from CUDA graphs.
         """
         model, calibration = load_network(path, backbone, pretrained, dtype, device)
-        return cls(model, _as_config(config), device, dtype, calibration)
+        return cls(model, _as_config(config), device, dtype, calibration, cuda_graphs)
 
     def _clear(self) -> None:
         self.targets = Targets()      # per-target state, one row per target (see targets.py)
@@ -174,7 +196,8 @@ class SiamFCMultiTracker:
         center, size = cxcywh[:, :2], cxcywh[:, 2:]
         # exemplar side s_z = sqrt((w + p)(h + p)), p = context * (w + h)
         z_sz = context_size(size[:, 0], size[:, 1], cfg.context)
-        z = self._backbone_input(FrameCrops(frame, self.device)(center, z_sz, cfg.exemplar_size))
+        z = self._backbone_input(FrameCrops(frame, self.device, self._uploader)(
+            center, z_sz, cfg.exemplar_size))
         feat = self.model.features(z).float()
         new_ids = list(range(self._next_id, self._next_id + len(boxes)))
         self._next_id += len(boxes)
@@ -197,7 +220,7 @@ class SiamFCMultiTracker:
         n = len(self.ids)
         hw = frame.shape[:2]
         with self.timer.stage("crop"):
-            img = FrameCrops(frame, self.device)
+            img = FrameCrops(frame, self.device, self._uploader)
         scores, scales = np.zeros(n), np.ones(n)
         searching = t.lost & cfg.redetect           # these run the wide search instead
         track = np.flatnonzero(~searching)
@@ -231,7 +254,7 @@ class SiamFCMultiTracker:
 
         # 2. features and cross-correlation with each target's exemplar
         with timer.stage("backbone"):
-            feat = self.model.features(x).float()
+            feat = self.model.search_features(x).float()
         with timer.stage("xcorr"):
             resp = self.model.head(z_feat, feat)                                         # (n*S,1,17,17)
 
@@ -309,7 +332,7 @@ class SiamFCMultiTracker:
         side = self._wide_side(i)
         with self.timer.stage("redetect"):
             x = self._backbone_input(img(centre[None], np.array([side]), cfg.wide_size))
-            resp = self.model.head(t.z_feat[i:i + 1], self.model.features(x).float())[0, 0]
+            resp = self.model.head(t.z_feat[i:i + 1], self.model.search_features(x).float())[0, 0]
             flat = int(torch.argmax(resp))
             score = float(torch.sigmoid(resp.reshape(-1)[flat]))
         if score >= cfg.recover_threshold:
@@ -332,16 +355,18 @@ class SiamFCTracker:
 
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
                  device: str | torch.device = "auto", dtype: str = "auto",
-                 calibration: dict[str, torch.Tensor] | None = None) -> None:
-        self._multi = SiamFCMultiTracker(model, config, device, dtype, calibration)
+                 calibration: dict[str, torch.Tensor] | None = None,
+                 cuda_graphs: bool = False) -> None:
+        self._multi = SiamFCMultiTracker(model, config, device, dtype, calibration, cuda_graphs)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
-                        pretrained: bool = True, dtype: str = "auto") -> "SiamFCTracker":
+                        pretrained: bool = True, dtype: str = "auto",
+                        cuda_graphs: bool = False) -> "SiamFCTracker":
         """See ``SiamFCMultiTracker.from_pretrained``."""
         model, calibration = load_network(path, backbone, pretrained, dtype, device)
-        return cls(model, _as_config(config), device, dtype, calibration)
+        return cls(model, _as_config(config), device, dtype, calibration, cuda_graphs)
 
     @property
     def config(self) -> TrackerConfig:

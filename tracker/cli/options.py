@@ -87,6 +87,9 @@ def add_model_options(p: argparse.ArgumentParser, threads: str = "0") -> Group:
     add_dtype_option(group)
     add_preset_option(group)
     add_settings_option(group)
+    group.add_argument("--cuda-graphs", action="store_true",
+                       help="replay the backbone from CUDA graphs, one per crop batch shape "
+                            "(CUDA only; fewer kernel launches per frame)")
     group.add_argument("--threads", type=threads_value, default=threads, metavar="N|auto",
                        help="torch threads: N, 0 for torch's default (one per core), or auto: "
                             "torch's default while the machine is quiet, 1 while other programs "
@@ -134,14 +137,14 @@ def add_display_option(p: Group) -> None:
 # -- what the options mean --------------------------------------------------------------------
 def weights_from_args(args: argparse.Namespace) -> tuple[Path, str | None]:
     """(weights file, backbone or None to read it from the file) from --weights/--lite/--backbone."""
-    from ..model.weights import LITE_BACKBONE, default_weights_path
+    from ..model.weights import DEFAULT_BACKBONE, LITE_BACKBONE, default_weights_path
     if getattr(args, "lite", False):
         if args.weights:
             raise UserError("give --lite or --weights, not both")
         return default_weights_path(LITE_BACKBONE), None
     if args.weights:
         return Path(args.weights), args.backbone
-    return default_weights_path(args.backbone or "alexnet"), args.backbone
+    return default_weights_path(args.backbone or DEFAULT_BACKBONE), args.backbone
 
 
 def parse_settings(items: Sequence[str]) -> dict:
@@ -201,7 +204,7 @@ def build_tracker(args: argparse.Namespace):
     weights, backbone = weights_from_args(args)
     return warn_if_slow(args, SiamFCTracker.from_pretrained(
         weights, device=args.device, config=tracker_config(args), backbone=backbone,
-        dtype=args.dtype))
+        dtype=args.dtype, cuda_graphs=args.cuda_graphs))
 
 
 def build_multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
@@ -210,7 +213,7 @@ def build_multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
     weights, backbone = weights_from_args(args)
     return warn_if_slow(args, SiamFCMultiTracker.from_pretrained(
         weights, device=args.device, config=tracker_config(args, redetect), backbone=backbone,
-        dtype=args.dtype))
+        dtype=args.dtype, cuda_graphs=args.cuda_graphs))
 
 
 def warn_if_slow(args: argparse.Namespace, tracker):

@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..model.fusion import fold_batchnorm
-    from ..model.quantize import calibrate, calibration_crops, calibration_path, int8_available
+    from ..model.quantize import (calibrate_network, calibration_crops, calibration_path,
+                                  int8_available)
     from ..model.weights import load_model
 
     if not int8_available():
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             yield batch
 
     try:
-        state = calibrate(model.backbone, batches())
+        state = calibrate_network(model, batches())
     finally:
         bar.close()
     tmp = out.with_name(out.name + ".tmp")

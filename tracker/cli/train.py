@@ -35,8 +35,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     model = p.add_argument_group("network and loss")
     model.add_argument("--backbone", default="alexnet", choices=backbone_names(),
                        help="network to train (default alexnet)")
-    model.add_argument("--loss", default="logistic", choices=["logistic", "triplet"],
-                       help="response-map loss (default logistic, the paper's)")
+    model.add_argument("--branches", default="shared", choices=["shared", "separate"],
+                       help="shared: one backbone for both crops (siamese, default); separate: "
+                            "the search crop gets its own copy of it (pseudo-siamese)")
+    model.add_argument("--init", default="scratch", choices=["scratch", "imagenet"],
+                       help="initial weights: scratch (Kaiming, default) or imagenet (the "
+                            "mobilenetv2* / efficientnet_lite0* backbones, from their pip package)")
+    model.add_argument("--backbone-lr", type=float, default=0.1,
+                       help="with --init imagenet: learning rate of the pretrained layers, x that "
+                            "of the new ones (default 0.1)")
+    model.add_argument("--train-stages", type=int, default=2,
+                       help="with --init imagenet: how many of the last pretrained stages are "
+                            "tuned (default 2; 0 keeps them all frozen)")
+    model.add_argument("--unfreeze-epoch", type=int, default=5,
+                       help="with --init imagenet: epochs with all pretrained layers frozen "
+                            "before --train-stages start tuning (default 5)")
+    model.add_argument("--warmup-epochs", type=int,
+                       help="epochs of linear learning-rate warm-up from a tenth (default: 1 "
+                            "with --init imagenet, else 0)")
+    model.add_argument("--loss", default="logistic",
+                       choices=["logistic", "triplet", "contrastive"],
+                       help="response-map loss: logistic (default, the paper's), triplet (Dong "
+                            "& Shen 2018) or contrastive (Hadsell et al. 2006)")
     model.add_argument("--distill", metavar="TEACHER.pth",
                        help="also train the response maps towards those of these weights (e.g. "
                             "a lighter --backbone learning from weights/siamfc_alexnet.pth)")
@@ -97,10 +117,18 @@ def run(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, loss=args.loss, backbone=args.backbone,
                       workers=args.workers, seed=args.seed, amp=args.amp,
                       distill=args.distill or "", distill_weight=args.distill_weight,
+                      init=args.init, backbone_lr=args.backbone_lr, train_stages=args.train_stages,
+                      branches=args.branches,
+                      unfreeze_epoch=args.unfreeze_epoch,
+                      warmup_epochs=(args.warmup_epochs if args.warmup_epochs is not None
+                                     else int(args.init == "imagenet")),
                       pairs=PairConfig.from_dict({"instance_size": args.search_size,
                                                   **parse_settings(args.set or [])}))
-    trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,
-                      validate=validate, validate_every=args.val_every)
+    try:
+        trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,
+                          validate=validate, validate_every=args.val_every)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     if args.resume and trainer.resume():
         say(args, f"resumed from {Path(args.out) / 'last.pth'} at epoch {trainer.epoch}")
     say(args, f"training on {len(sequences)} sequences ({len(problems)} problems skipped), "

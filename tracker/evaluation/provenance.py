@@ -36,7 +36,7 @@ def weights_file(spec: TrackerSpec) -> Path | None:
     from ..model.weights import LITE_BACKBONE, default_weights_path
     if spec.name.startswith("siamfc-lite"):
         return Path(spec.lite_weights) if spec.lite_weights else default_weights_path(LITE_BACKBONE)
-    return Path(spec.weights) if spec.weights else default_weights_path("alexnet")
+    return Path(spec.weights) if spec.weights else default_weights_path()
 
 
 def provenance(spec: TrackerSpec) -> dict:

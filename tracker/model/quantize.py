@@ -66,9 +66,15 @@ def calibration_fits(backbone: nn.Module, calibration: dict[str, torch.Tensor]) 
     return bool(torch.equal(stored.to(torch.uint8).cpu(), weights_fingerprint(backbone)))
 
 
-def _fuse_conv_relu(module: nn.Module) -> None:
-    """In every ``nn.Sequential``: Conv2d, (Identity...), ReLU -> one fused module (in place)."""
+def _fuse_conv_relu(module: nn.Module) -> list[nn.Module]:
+    """In every ``nn.Sequential``: Conv2d, (Identity...), ReLU -> one fused module (in place);
+    Conv2d, (Identity...), ReLU6 -> the fused module followed by the ReLU6. Returns the fused
+    modules before a ReLU6: their int8 output gets the fixed range [0, 6] (as in TFLite), not
+    the observed one, which a few BatchNorm-folded channels with huge outputs (MobileNetV2:
+    up to 2,000, clipped by the ReLU6 in float) would stretch until the other channels lose
+    all resolution."""
     from torch.ao.nn.intrinsic import ConvReLU2d
+    relu6: list[nn.Module] = []
     plain = [m for m in module.modules() if type(m) is nn.Sequential]   # listed before changing
     for seq in plain:
         names = [n for n, _ in seq.named_children()]
@@ -79,18 +85,28 @@ def _fuse_conv_relu(module: nn.Module) -> None:
             j = i + 1
             while j < len(names) and isinstance(getattr(seq, names[j]), nn.Identity):
                 j += 1
-            if j < len(names) and isinstance(getattr(seq, names[j]), nn.ReLU):
-                setattr(seq, name, ConvReLU2d(conv, nn.ReLU()))
-                setattr(seq, names[j], nn.Identity())
+            if j < len(names) and isinstance(getattr(seq, names[j]), (nn.ReLU, nn.ReLU6)):
+                fused = ConvReLU2d(conv, nn.ReLU())
+                setattr(seq, name, fused)
+                if isinstance(getattr(seq, names[j]), nn.ReLU6):
+                    relu6.append(fused)     # the ReLU6 stays: the int8 kernel saturates at 2 x 6
+                else:
+                    setattr(seq, names[j], nn.Identity())
+    return relu6
 
 
 def _prepared(backbone: nn.Module) -> nn.Module:
     """A float copy of ``backbone`` (BatchNorm folded) with ReLUs fused and observers inserted."""
     import torch.ao.quantization as tq
     model = copy.deepcopy(backbone).float().eval()
-    _fuse_conv_relu(model)
+    relu6 = _fuse_conv_relu(model)
     wrapped = tq.QuantWrapper(model)
     wrapped.qconfig = tq.get_default_qconfig(ENGINE)
+    # [0, 6] in 128 steps (7 bits: the x86 kernels' safe range without VNNI)
+    six = tq.FixedQParamsObserver.with_args(scale=6.0 / 127, zero_point=0, dtype=torch.quint8,
+                                            quant_min=0, quant_max=127)
+    for m in relu6:
+        m.qconfig = tq.QConfig(activation=six, weight=wrapped.qconfig.weight)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # torch.ao.quantization deprecation notices
         return tq.prepare(wrapped)
@@ -178,6 +194,32 @@ class Int8Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) float -> float features."""
         return self._module((int(x.shape[-2]), int(x.shape[-1])))(x)
+
+
+#: prefix of the search branch's entries in the calibration of separate-branch weights
+SEARCH_PREFIX = "search/"
+
+
+def split_calibration(calibration: dict[str, torch.Tensor] | None
+                      ) -> tuple[dict[str, torch.Tensor] | None, dict[str, torch.Tensor] | None]:
+    """(exemplar branch's, search branch's or None) parts of a calibration (None: None, None)."""
+    if calibration is None:
+        return None, None
+    search = {k[len(SEARCH_PREFIX):]: v for k, v in calibration.items() if k.startswith(SEARCH_PREFIX)}
+    exemplar = {k: v for k, v in calibration.items() if not k.startswith(SEARCH_PREFIX)}
+    return exemplar, (search or None)
+
+
+def calibrate_network(model: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The calibration of a ``SiamNet`` (BatchNorm folded) from ``calibration_crops`` batches
+    (exemplars and search crops alternately): one backbone sees both; separate branches each
+    see their own crops, the search branch's entries under ``SEARCH_PREFIX``."""
+    if getattr(model, "search_backbone", None) is None:
+        return calibrate(model.backbone, batches)
+    listed = list(batches)
+    state = calibrate(model.backbone, listed[0::2])
+    search = calibrate(model.search_backbone, listed[1::2])
+    return {**state, **{SEARCH_PREFIX + k: v for k, v in search.items()}}
 
 
 def load_calibration(path: str | os.PathLike) -> dict[str, torch.Tensor]:

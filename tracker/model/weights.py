@@ -9,10 +9,11 @@ import torch
 
 from ..errors import WeightsError
 from .fusion import fold_batchnorm
-from .network import SiamNet, init_weights
+from .network import NAME_KEY, SiamNet, backbone_from_state, branches_of, init_weights
 from .quantize import calibration_fits, calibration_path, load_calibration
 from .runtime import check_precision, int8_pays, resolve_device
 
+DEFAULT_BACKBONE = "alexnet"       # the network of the default weights file
 LITE_BACKBONE = "alexnet_slim"     # the backbone of weights/siamfc_lite.pth
 DEFAULT_FILES = {"alexnet": "siamfc_alexnet.pth", LITE_BACKBONE: "siamfc_lite.pth"}
 HOW_TO_GET = ("check the path given to --weights (or $SIAMFC_WEIGHTS, which sets the default "
@@ -25,7 +26,7 @@ def weights_dirs() -> list[Path]:
     return [repository / "weights", Path(sys.prefix) / "share" / "siamfc" / "weights"]
 
 
-def default_weights_path(backbone: str = "alexnet") -> Path:
+def default_weights_path(backbone: str = DEFAULT_BACKBONE) -> Path:
     """The default weights file for ``backbone`` ($SIAMFC_WEIGHTS wins when set)."""
     env = os.environ.get("SIAMFC_WEIGHTS")
     if env:
@@ -53,7 +54,10 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
                            f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'} "
                            "(truncated or not a state dict?)") from exc
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]  # a training checkpoint
+        backbone = (state.get("config") or {}).get("backbone")   # a training checkpoint
+        state = dict(state["model"])
+        if isinstance(backbone, str):
+            state[NAME_KEY] = torch.frombuffer(bytearray(backbone.encode()), dtype=torch.uint8)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"weights file {path} does not hold a state dict of tensors")
     return state
@@ -77,13 +81,23 @@ def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
     """A ``SiamNet`` in eval mode with weights from ``path`` (on the CPU); ``backbone`` is
     read from the file when None."""
     state = load_state_dict(path)
+    stored = backbone_from_state(state)
+    if stored is not None:
+        from .backbones import BACKBONES
+        if stored not in BACKBONES:
+            raise WeightsError(f"weights file {path} is for backbone {stored!r}, which this version "
+                               f"does not have (it has {sorted(BACKBONES)})")
+        if backbone is not None and backbone != stored:
+            raise WeightsError(f"weights file {path} is for backbone {stored!r}, not {backbone!r}; "
+                               "drop --backbone or pick the matching file")
+        backbone = stored
     if backbone is None:
         backbone = detect_backbone(state)
         if backbone is None:
             from .backbones import BACKBONES
             raise WeightsError(f"weights file {path} fits none of the backbones {sorted(BACKBONES)} "
                                f"(first keys: {sorted(state)[:3]})")
-    model = SiamNet(backbone)
+    model = SiamNet(backbone, branches=branches_of(state))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -109,11 +123,11 @@ def load_network(path: str | os.PathLike | None, backbone: str | None, pretraine
     with ``"auto"`` on a CPU with the x86 int8 engine, that file when there is one."""
     check_precision(dtype)
     if not pretrained:
-        model = SiamNet(backbone or "alexnet")
+        model = SiamNet(backbone or DEFAULT_BACKBONE)
         init_weights(model)
         return model.eval(), None
     if path is None:
-        path = default_weights_path(backbone or "alexnet")
+        path = default_weights_path(backbone or DEFAULT_BACKBONE)
     model = load_model(path, backbone)
     calib = calibration_path(path)
     wanted = dtype == "int8" or (dtype == "auto" and calib.is_file() and int8_pays()

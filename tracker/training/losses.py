@@ -59,6 +59,24 @@ def triplet_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return per_map.mean()
 
 
+CONTRASTIVE_MARGIN = 2.0
+
+
+def contrastive_loss(logits: torch.Tensor, labels: torch.Tensor,
+                     margin: float = CONTRASTIVE_MARGIN) -> torch.Tensor:
+    """The contrastive loss of Hadsell, Chopra & LeCun (2006) on the response cells.
+
+    Each cell's energy (its "distance" between exemplar and search window) is
+    D = softplus(-v) = -log sigmoid(v) >= 0, zero for a certain match. Matching cells pay
+    D^2 / 2, non-matching cells max(0, margin - D)^2 / 2 (pushed apart until D reaches the
+    margin: v <= -1.85 for the default margin 2), weighted as the logistic loss weighs them
+    (``balanced_weights``). logits, labels: (B, 1, h, w).
+    """
+    energy = F.softplus(-logits.float())
+    per_cell = torch.where(labels > 0.5, energy ** 2, F.relu(margin - energy) ** 2) / 2
+    return (per_cell * balanced_weights(labels)).flatten(1).sum(1).mean()
+
+
 def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor,
                  labels: torch.Tensor) -> torch.Tensor:
     """Distillation: per-cell Bernoulli KL(teacher || student) of the response scores.
@@ -76,4 +94,4 @@ def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor,
     return ((cross - entropy) * balanced_weights(labels)).flatten(1).sum(1).mean()
 
 
-LOSSES = {"logistic": logistic_loss, "triplet": triplet_loss}
+LOSSES = {"logistic": logistic_loss, "triplet": triplet_loss, "contrastive": contrastive_loss}

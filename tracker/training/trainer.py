@@ -19,7 +19,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from ..model.network import SiamNet, init_weights
+from ..model.network import BRANCHES, SiamNet, init_weights, weights_state
 from ..model.runtime import cpu_info
 from ..model.weights import load_model
 from .losses import LOSSES, distill_loss
@@ -47,6 +47,13 @@ class TrainConfig:
     amp: str = "auto"            # auto | bf16 | off
     distill: str = ""            # teacher weights: also match its response maps
     distill_weight: float = 1.0  # weight of the distillation term next to the task loss
+    # pretrained backbones (``init="imagenet"``; see ``model/backbones/pretrained.py``)
+    init: str = "scratch"        # scratch (Kaiming) | imagenet
+    backbone_lr: float = 0.1     # learning rate of the pretrained layers, x the new layers'
+    train_stages: int = 2        # pretrained stages tuned (the last ones); 0: all stay frozen
+    unfreeze_epoch: int = 5      # epochs with every pretrained layer frozen before that
+    warmup_epochs: int = 0       # learning rate rises linearly from a tenth over these
+    branches: str = "shared"     # shared (siamese) | separate (pseudo-siamese: own search weights)
     pairs: PairConfig = field(default_factory=PairConfig)
 
     def __post_init__(self) -> None:
@@ -61,6 +68,15 @@ class TrainConfig:
             raise ValueError("need 0 < lr_end <= lr_start")
         if not (math.isfinite(self.distill_weight) and self.distill_weight >= 0):
             raise ValueError(f"distill_weight must be a finite number >= 0, got {self.distill_weight}")
+        if self.branches not in BRANCHES:
+            raise ValueError(f"branches must be one of {BRANCHES}, got {self.branches!r}")
+        if self.init not in ("scratch", "imagenet"):
+            raise ValueError(f"init must be scratch or imagenet, got {self.init!r}")
+        if not (math.isfinite(self.backbone_lr) and self.backbone_lr >= 0):
+            raise ValueError(f"backbone_lr must be a finite number >= 0, got {self.backbone_lr}")
+        for key in ("train_stages", "unfreeze_epoch", "warmup_epochs"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0")
 
     @property
     def steps_per_epoch(self) -> int:
@@ -77,10 +93,43 @@ def use_bf16(amp: str, device: torch.device) -> bool:
     return cpu_info().bf16
 
 
-def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
-    """Geometric decay from lr_start (step 0) to lr_end (last step)."""
+def learning_rate(cfg: TrainConfig, step: int, total: int, steps_per_epoch: int = 1) -> float:
+    """Geometric decay from lr_start (step 0) to lr_end (last step), times a linear warm-up
+    from a tenth to one over the first ``warmup_epochs`` (of ``steps_per_epoch`` steps)."""
     frac = step / max(1, total - 1)
-    return cfg.lr_start * (cfg.lr_end / cfg.lr_start) ** frac
+    lr = cfg.lr_start * (cfg.lr_end / cfg.lr_start) ** frac
+    warmup = cfg.warmup_epochs * steps_per_epoch
+    if step < warmup:
+        lr *= 0.1 + 0.9 * step / warmup
+    return lr
+
+
+def pretrained_parts(model: SiamNet) -> list[torch.nn.Module]:
+    """The backbone's ImageNet-initialised parts, earliest first, each part of both branches
+    together when they are separate (empty for backbones without ImageNet weights)."""
+    per_branch = [list(b.pretrained_modules()) for b in model.backbones()
+                  if hasattr(b, "pretrained_modules")]
+    return [torch.nn.ModuleList(group) for group in zip(*per_branch)]
+
+
+def set_trainable(model: SiamNet, cfg: TrainConfig, epoch: int) -> None:
+    """Freeze the pretrained parts for ``epoch`` (0-based): all of them before
+    ``unfreeze_epoch``, then all but the last ``train_stages``. Only with ``init="imagenet"``."""
+    if cfg.init != "imagenet":
+        return
+    parts = pretrained_parts(model)
+    tuned = cfg.train_stages if epoch >= cfg.unfreeze_epoch else 0
+    for i, part in enumerate(parts):
+        part.requires_grad_(i >= len(parts) - tuned)
+
+
+def freeze_batchnorm(model: SiamNet) -> None:
+    """Keep the pretrained parts' BatchNorm statistics as they are (eval mode); their scale and
+    shift still train where the part does."""
+    for part in pretrained_parts(model):
+        for m in part.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
 
 
 def _train_config_dict(cfg: TrainConfig) -> dict:
@@ -122,14 +171,29 @@ class Trainer:
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)   # same initial weights on every rank
-        self.model = SiamNet(cfg.backbone)
+        self.model = SiamNet(cfg.backbone, branches=cfg.branches)
         init_weights(self.model)
+        if cfg.init == "imagenet":
+            from ..model.backbones.pretrained import load_imagenet
+            if not pretrained_parts(self.model):
+                raise ValueError(f"backbone {cfg.backbone!r} has no ImageNet initialisation; "
+                                 "use --init scratch")
+            load_imagenet(self.model.backbone)
+        self.model.copy_exemplar_branch()     # separate branches start equal
         self.model.to(self.device).to(memory_format=torch.channels_last)
         self.net: torch.nn.Module = self.model
         if self.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = DistributedDataParallel(self.model, device_ids=ids)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr_start,
+        # pretrained layers learn at backbone_lr x the rate of the new ones ("scale" per group)
+        pretrained = {id(p) for part in pretrained_parts(self.model) for p in part.parameters()}
+        if cfg.init != "imagenet":
+            pretrained = set()
+        groups = [{"params": [p for p in self.model.parameters() if id(p) not in pretrained],
+                   "scale": 1.0},
+                  {"params": [p for p in self.model.parameters() if id(p) in pretrained],
+                   "scale": cfg.backbone_lr}]
+        self.optimizer = torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr_start,
                                          momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         self.loss_fn = LOSSES[cfg.loss]
         # distillation: a frozen teacher network scores the same pairs
@@ -159,7 +223,7 @@ class Trainer:
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)
-        torch.save(self.model.state_dict(), weights)
+        torch.save(weights_state(self.model), weights)
         return weights
 
     def resume(self) -> bool:
@@ -195,13 +259,16 @@ class Trainer:
                                 num_workers=cfg.workers, drop_last=True,
                                 persistent_workers=False, prefetch_factor=4 if cfg.workers else None)
             self.model.train()
+            set_trainable(self.model, cfg, self.epoch)
+            if cfg.init == "imagenet":
+                freeze_batchnorm(self.model)
             sums = {"loss": 0.0, "pos": 0.0, "neg": 0.0, "n": 0, "skipped": 0, "distill": 0.0}
             start = time.perf_counter()
             for i, (z, x, labels, skipped) in enumerate(loader):
                 sums["skipped"] += int(skipped.sum())
-                lr = learning_rate(cfg, self.step, total)
+                lr = learning_rate(cfg, self.step, total, self.steps_per_epoch)
                 for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("scale", 1.0)
                 z = z.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 labels = labels.to(self.device)
@@ -244,7 +311,6 @@ class Trainer:
             if self.validate is not None and self.rank == 0 and (
                     self.epoch % self.validate_every == 0 or self.epoch == cfg.epochs):
                 row["dev_auc"] = float(self.validate(self.model))
-                self.model.train()
             row["weights"] = str(weights)
             if self.rank == 0:
                 self._append_csv(row)
