@@ -135,6 +135,14 @@ def test_bench_says_when_an_opencv_tracker_is_missing(random_weights, monkeypatc
     assert "| opencv-csrt" not in out
 
 
+def test_bench_compares_other_weights_in_the_same_run(random_weights, random_slim_weights, capsys):
+    assert run("bench", "--frames", 2, "--no-opencv", "--device", "cpu", "--weights",
+               random_weights, "--compare", random_slim_weights) == 0
+    out = capsys.readouterr().out
+    assert "| siamfc alexnet_slim fp32 (siamfc-3s)" in out
+    assert "siamfc 1 target / siamfc alexnet_slim fp32 (siamfc-3s):" in out and "update rate" in out
+
+
 def test_bench_on_video(tiny_video, random_weights, capsys):
     assert run("bench", "--source", tiny_video, "--frames", 3, "--no-opencv", "--device", "cpu",
                "--weights", random_weights) == 0

@@ -53,8 +53,16 @@ def test_low_precision_tracker_follows_the_fp32_one(device, small_clip):
     dtype = "fp16" if device == "cuda" else "bf16"
     ref = SiamFCTracker.from_pretrained(device=device, dtype="fp32")
     low = SiamFCTracker.from_pretrained(device=device, dtype=dtype)
-    z = torch.rand(2, 3, 127, 127, device=device) * 255
-    x = torch.rand(2, 3, 255, 255, device=device) * 255
+    # crops of the clip's first frame about its target (noise crops give flat responses whose
+    # small range says little about the precision)
+    from tracker.crops import crop_batch, frame_to_tensor
+    frame = frame_to_tensor(small_clip.frames[0], device)
+    x0, y0, w0, h0 = small_clip.boxes[0]
+    centre = torch.tensor([[x0 + w0 / 2, y0 + h0 / 2]] * 2, dtype=torch.float64)
+    side = float(np.sqrt((w0 + (w0 + h0) / 2) * (h0 + (w0 + h0) / 2)))
+    z = crop_batch(frame, centre, torch.tensor([side, side * 1.1]), 127)
+    x = crop_batch(frame, centre + torch.tensor([[0.0, 0.0], [8.0, -6.0]], dtype=torch.float64),
+                   torch.tensor([2 * side, 2.2 * side]), 255)
     with torch.no_grad():
         r32 = ref._multi.model(z, x)
         net = low._multi.model

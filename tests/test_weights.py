@@ -70,7 +70,7 @@ def test_device_resolution():
 
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-SHIPPED = WEIGHTS_DIR / "siamfc_alexnet.pth"
+SHIPPED = WEIGHTS_DIR / "siamfc_mobilenetv2.pth"      # the default
 
 
 @pytest.mark.parametrize("path", sorted(WEIGHTS_DIR.glob("*.pth")), ids=lambda p: p.name)

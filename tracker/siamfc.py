@@ -130,10 +130,11 @@ class SiamFCMultiTracker:
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
                         pretrained: bool = True, dtype: str = "auto",
                         cuda_graphs: bool = False) -> "SiamFCMultiTracker":
-        """Load weights (default: ``weights/siamfc_alexnet.pth``) into a tracker.
+        """Load weights (default: ``weights/siamfc_mobilenetv2.pth``) into a tracker.
 
-        ``backbone``: a registered name (``alexnet``; ``alexnet_slim``, whose default file is
-        ``weights/siamfc_lite.pth``); None reads it from the weights file. ``config`` is a
+        ``backbone``: a registered name whose default file is used when ``path`` is None
+        (``mobilenetv2``; ``alexnet``, the paper's network, ``weights/siamfc_alexnet.pth``;
+        ``alexnet_slim``, ``weights/siamfc_lite.pth``); None reads it from the weights file. ``config`` is a
         ``TrackerConfig`` or a preset name;
         ``dtype`` the backbone precision: ``fp32``, ``bf16``, ``fp16`` on CUDA, ``int8`` on
         the CPU (with the calibration file ``<weights>.int8.pth``, see ``siamfc quantize``), or
@@ -348,7 +349,7 @@ class SiamFCMultiTracker:
 class SiamFCTracker:
     """Single-target SiamFC tracker: ``init(frame, box)`` then ``update(frame)`` per frame.
 
-    >>> tracker = SiamFCTracker.from_pretrained()          # weights/siamfc_alexnet.pth
+    >>> tracker = SiamFCTracker.from_pretrained()          # weights/siamfc_mobilenetv2.pth
     >>> tracker.init(first_frame, (x, y, w, h))
     >>> result = tracker.update(next_frame)                # result.box, result.score
     """

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--load", type=int, default=0, metavar="N",
                        help="time next to N competitor processes that each keep a core busy "
                             "(started and ended by the benchmark)")
+    bench.add_argument("--compare", action="append", metavar="WEIGHTS",
+                       help="also time the tracker with these weights (1 target, same settings "
+                            "and --dtype), e.g. weights/siamfc_alexnet.pth; repeatable")
     others = p.add_argument_group("OpenCV trackers")
     others.add_argument("--no-opencv", action="store_true", help="skip OpenCV's trackers")
     others.add_argument("--nano-backbone", metavar="ONNX", help="OpenCV NanoTrack backbone ONNX")
@@ -105,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     base = results[0]
     for r in results[1:]:
-        if r.name.startswith("opencv"):
+        if r.name.startswith("opencv") or r.name != base.name:
             print(f"siamfc 1 target / {r.name}: {base.end_to_end_fps / r.end_to_end_fps:.2f}x "
-                  "end-to-end fps")
+                  f"end-to-end fps, {r.update_ms[0] / base.update_ms[0]:.2f}x update rate")
     if args.targets > 1:
         multi = results[1]
         extra = (multi.update_ms[0] - base.update_ms[0]) / (args.targets - 1)
@@ -127,6 +130,13 @@ def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, d
     if args.targets > 1:
         results.append(bench_siamfc(tracker, frames, boxes_arr, args.frames, decode_s=decode_s,
                                     name=f"siamfc ({args.preset})", governor=governor))
+    for path in args.compare or []:
+        from ..siamfc import SiamFCMultiTracker
+        other = SiamFCMultiTracker.from_pretrained(path, device=tracker.device,
+                                                   config=tracker_config(args), dtype=args.dtype)
+        results.append(bench_siamfc(other, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
+                                    name=f"siamfc {other.model.backbone_name} {other.precision} "
+                                         f"({args.preset})", governor=governor))
     skipped = []
     if not args.no_opencv:
         others = [TrackerSpec("opencv-csrt")]

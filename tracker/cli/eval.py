@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                           help="comma-separated: siamfc, siamfc-5s, siamfc-redetect, siamfc-lite, "
                                "opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
     trackers.add_argument("--weights", default=None, metavar="PATH",
-                          help="weights of the siamfc trackers (default: weights/siamfc_alexnet.pth; "
+                          help="weights of the siamfc trackers (default: weights/siamfc_mobilenetv2.pth; "
                                "the backbone is read from the file)")
     trackers.add_argument("--lite-weights", default=None, metavar="PATH",
                           help="weights of siamfc-lite (default: weights/siamfc_lite.pth)")

@@ -55,11 +55,13 @@ def add_device_option(p: Group) -> None:
 def add_weights_options(p: Group) -> None:
     """--weights / --lite / --backbone, read by ``weights_from_args``."""
     p.add_argument("--weights", default=None, metavar="PATH",
-                   help="weights file (default: weights/siamfc_alexnet.pth, or $SIAMFC_WEIGHTS)")
+                   help="weights file (default: weights/siamfc_mobilenetv2.pth, or $SIAMFC_WEIGHTS)")
     p.add_argument("--lite", action="store_true",
                    help="use the lighter network, weights/siamfc_lite.pth (faster on a CPU)")
     p.add_argument("--backbone", choices=backbone_names(),
-                   help="network of --weights (read from the file when omitted)")
+                   help="network of --weights (read from the file when omitted); without "
+                        "--weights, that network's shipped file (e.g. alexnet: "
+                        "weights/siamfc_alexnet.pth)")
 
 
 def add_dtype_option(p: Group) -> None:

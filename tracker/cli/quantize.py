@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "of training frames through it and store the activation ranges, with the "
                     "weights' fingerprint, as <weights>.int8.pth beside it (used by --dtype "
                     "int8 and auto).",
-                    ["siamfc quantize --data ../shared/data/train",
+                    ["siamfc quantize --backbone alexnet --data ../shared/data/train",
                      "siamfc quantize --weights runs/x/epoch_020.pth --data ../shared/data/train"])
     data = p.add_argument_group("calibration data")
     data.add_argument("--data", action="append", required=True, metavar="DIR",

@@ -13,9 +13,10 @@ from .network import NAME_KEY, SiamNet, backbone_from_state, branches_of, init_w
 from .quantize import calibration_fits, calibration_path, load_calibration
 from .runtime import check_precision, int8_pays, resolve_device
 
-DEFAULT_BACKBONE = "alexnet"       # the network of the default weights file
+DEFAULT_BACKBONE = "mobilenetv2"   # the network of the default weights file
 LITE_BACKBONE = "alexnet_slim"     # the backbone of weights/siamfc_lite.pth
-DEFAULT_FILES = {"alexnet": "siamfc_alexnet.pth", LITE_BACKBONE: "siamfc_lite.pth"}
+DEFAULT_FILES = {"mobilenetv2": "siamfc_mobilenetv2.pth", "alexnet": "siamfc_alexnet.pth",
+                 LITE_BACKBONE: "siamfc_lite.pth"}
 HOW_TO_GET = ("check the path given to --weights (or $SIAMFC_WEIGHTS, which sets the default "
               "file); the shipped files are listed in weights/README.md")
 
@@ -118,7 +119,7 @@ def load_network(path: str | os.PathLike | None, backbone: str | None, pretraine
                  dtype: str = "auto", device: str | torch.device = "auto"
                  ) -> tuple[SiamNet, dict[str, torch.Tensor] | None]:
     """Weights from ``path`` (the backbone's default file when None), or random ones when not
-    ``pretrained``. ``backbone=None``: read from the file (``alexnet`` for the default file).
+    ``pretrained``. ``backbone=None``: read from the file (``mobilenetv2`` for the default file).
     With ``dtype="int8"`` also the calibration file beside the weights (an error when missing);
     with ``"auto"`` on a CPU with the x86 int8 engine, that file when there is one."""
     check_precision(dtype)
