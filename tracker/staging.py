@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .crops import frame_to_tensor
+
 
 class FrameUploader:
     """``upload(frame)``: (H, W, 3) uint8 BGR -> (1, 3, H, W) float32 on ``device``."""
@@ -24,16 +26,16 @@ class FrameUploader:
         self.pin = (self.device.type == "cuda") if pin is None else pin
         self.slots = slots
         self._buffers: list[torch.Tensor | None] = [None] * slots
-        self._events: list[object | None] = [None] * slots
+        self._events: list[object | None] = [None] * slots     # one reusable event per slot
+        self._pending = [False] * slots                         # its copy may still be running
         self._next = 0
         self.uploads = 0      # frames uploaded (for tests and benchmarks)
 
     def _buffer(self, slot: int, shape: tuple[int, ...]) -> torch.Tensor:
         """The host buffer of ``slot`` for frames of ``shape``, once its last copy has run."""
-        event = self._events[slot]
-        if event is not None:
-            event.synchronize()                 # that slot's previous upload has finished
-            self._events[slot] = None
+        if self._pending[slot]:
+            self._events[slot].synchronize()    # that slot's previous upload has finished
+            self._pending[slot] = False
         buf = self._buffers[slot]
         if buf is None or tuple(buf.shape) != shape:
             buf = torch.empty(shape, dtype=torch.uint8, pin_memory=self.pin)
@@ -43,15 +45,16 @@ class FrameUploader:
     def upload(self, frame: np.ndarray) -> torch.Tensor:
         """Copy ``frame`` to the device (asynchronously from pinned memory on CUDA)."""
         if self.device.type == "cpu":
-            return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float()
+            return frame_to_tensor(frame)
         slot = self._next
         self._next = (slot + 1) % self.slots
         buf = self._buffer(slot, tuple(frame.shape))
         np.copyto(buf.numpy(), frame)
         dev = buf.to(self.device, non_blocking=self.pin)
         if self.pin and self.device.type == "cuda":
-            event = torch.cuda.Event()
-            event.record(torch.cuda.current_stream(self.device))
-            self._events[slot] = event
+            if self._events[slot] is None:
+                self._events[slot] = torch.cuda.Event()
+            self._events[slot].record(torch.cuda.current_stream(self.device))
+            self._pending[slot] = True
         self.uploads += 1
         return dev.permute(2, 0, 1)[None].float()

@@ -124,6 +124,7 @@ def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, d
     returns (results, lines about trackers that could not be timed)."""
     from ..diagnostics.benchmark import bench_opencv, bench_siamfc
     from ..evaluation.adapters import TrackerSpec, opencv_factory
+    from ..siamfc import SiamFCMultiTracker
 
     results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
                             name=f"siamfc ({args.preset})", governor=governor)]
@@ -131,7 +132,6 @@ def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, d
         results.append(bench_siamfc(tracker, frames, boxes_arr, args.frames, decode_s=decode_s,
                                     name=f"siamfc ({args.preset})", governor=governor))
     for path in args.compare or []:
-        from ..siamfc import SiamFCMultiTracker
         other = SiamFCMultiTracker.from_pretrained(path, device=tracker.device,
                                                    config=tracker_config(args), dtype=args.dtype)
         results.append(bench_siamfc(other, frames, boxes_arr[:1], args.frames, decode_s=decode_s,

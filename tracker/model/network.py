@@ -11,8 +11,8 @@ from .backbones import build_backbone
 from .heads import XCorrHead
 
 
-#: key of the saved weights that names the backbone (utf-8 bytes as a uint8 tensor): several
-#: registered backbones have the same tensors (e.g. ``mobilenetv2`` and ``mobilenetv2_b0``)
+#: key of the saved weights that names the backbone (utf-8 bytes as a uint8 tensor): registered
+#: backbones may share their tensors' names and shapes (variants that differ only in a setting)
 NAME_KEY = "siamfc.backbone"
 
 
@@ -37,11 +37,15 @@ class SiamNet(nn.Module):
         if branches not in BRANCHES:
             raise ValueError(f"branches must be one of {BRANCHES}, got {branches!r}")
         self.backbone_name = backbone if isinstance(backbone, str) else type(backbone).__name__
-        self.branches = branches
         self.backbone = build_backbone(backbone) if isinstance(backbone, str) else backbone
         self.search_backbone = copy.deepcopy(self.backbone) if branches == "separate" else None
         # the paper's bias b: for the backbones that ask for it (those trained since it came)
         self.head = XCorrHead(adjust, bias=getattr(self.backbone, "head_bias", False))
+
+    @property
+    def branches(self) -> str:
+        """``shared`` or ``separate``."""
+        return "separate" if self.search_backbone is not None else "shared"
 
     def backbones(self) -> list[nn.Module]:
         """The distinct backbones: [phi] (shared) or [phi, psi] (separate)."""
@@ -67,10 +71,14 @@ class SiamNet(nn.Module):
         return self.head(self.features(z), self.search_features(x))
 
 
+def name_tensor(name: str) -> torch.Tensor:
+    """A backbone name as the (len,) uint8 tensor stored under ``NAME_KEY``."""
+    return torch.frombuffer(bytearray(name.encode()), dtype=torch.uint8).clone()
+
+
 def weights_state(model: SiamNet) -> dict[str, torch.Tensor]:
     """What a weights file holds: the state dict and the backbone's name (``NAME_KEY``)."""
-    name = torch.frombuffer(bytearray(model.backbone_name.encode()), dtype=torch.uint8).clone()
-    return {**model.state_dict(), NAME_KEY: name}
+    return {**model.state_dict(), NAME_KEY: name_tensor(model.backbone_name)}
 
 
 def backbone_from_state(state: dict[str, torch.Tensor]) -> str | None:

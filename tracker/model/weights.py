@@ -9,7 +9,8 @@ import torch
 
 from ..errors import WeightsError
 from .fusion import fold_batchnorm
-from .network import NAME_KEY, SiamNet, backbone_from_state, branches_of, init_weights
+from .network import (NAME_KEY, SiamNet, backbone_from_state, branches_of, init_weights,
+                      name_tensor)
 from .quantize import calibration_fits, calibration_path, load_calibration
 from .runtime import check_precision, int8_pays, resolve_device
 
@@ -58,7 +59,7 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         backbone = (state.get("config") or {}).get("backbone")   # a training checkpoint
         state = dict(state["model"])
         if isinstance(backbone, str):
-            state[NAME_KEY] = torch.frombuffer(bytearray(backbone.encode()), dtype=torch.uint8)
+            state[NAME_KEY] = name_tensor(backbone)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"weights file {path} does not hold a state dict of tensors")
     return state

@@ -186,9 +186,8 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         # pretrained layers learn at backbone_lr x the rate of the new ones ("scale" per group)
-        pretrained = {id(p) for part in pretrained_parts(self.model) for p in part.parameters()}
-        if cfg.init != "imagenet":
-            pretrained = set()
+        pretrained = ({id(p) for part in pretrained_parts(self.model) for p in part.parameters()}
+                      if cfg.init == "imagenet" else set())
         groups = [{"params": [p for p in self.model.parameters() if id(p) not in pretrained],
                    "scale": 1.0},
                   {"params": [p for p in self.model.parameters() if id(p) in pretrained],
