@@ -228,3 +228,32 @@ def test_eval_unbuildable_tracker_is_refused_before_any_bar(tmp_path, otb_root, 
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "contrib" in err and "seq" not in err and not (tmp_path / "results").exists()
+
+
+def test_eval_scores_the_confidence_as_a_failure_detector(tmp_path, otb_root, random_slim_weights):
+    from tracker.evaluation.experiment import SCORE_COLUMNS, load_scores
+    assert main(eval_args(tmp_path, otb_root, random_slim_weights)) == 0
+    results = tmp_path / "results"
+    scores = load_scores(results, "siamfc@random_slim", "Synth0")
+    assert list(scores) == list(SCORE_COLUMNS) and len(scores["score"]) == 6
+    assert scores["score"][0] == 1.0 and np.isnan(scores["cue_peak"][0])
+    assert np.all((scores["score"][1:] >= 0) & (scores["score"][1:] <= 1))
+    report = (tmp_path / "reports" / "report.md").read_text()
+    section = report.split("## Confidence as a failure detector")[1]
+    assert "| siamfc@random_slim |" in section and "relative" in section
+    stats = json.loads((tmp_path / "reports" / "siamfc@random_slim" / "failures.json").read_text())
+    assert stats["siamfc@random_slim"]["score"]["frames"] == 10     # frame 0 of each left out
+
+
+def test_failures_of_results_without_scores_are_not_reported(tmp_path, otb_root):
+    from tracker.evaluation.experiment import Experiment
+    from tracker.datasets import read_dataset
+    seqs = read_dataset(otb_root, "otb")
+    folder = tmp_path / "results" / "other"
+    folder.mkdir(parents=True)
+    for s in seqs:
+        np.savetxt(folder / f"{s.name}.txt", s.boxes, delimiter=",")
+    exp = Experiment(seqs, tmp_path / "results", tmp_path / "reports")
+    assert exp.failures("other") is None
+    exp.report(["other"], plots=False)
+    assert "failure detector" not in (tmp_path / "reports" / "report.md").read_text()

@@ -165,7 +165,7 @@ def test_lite_flag_and_lite_tracker(tmp_path, monkeypatch):
     clip = make_clip(num_frames=4, size=(160, 120), seed=2)
     tracker = make_tracker(TrackerSpec("siamfc-lite", device="cpu"))
     tracker.init(clip.frames[0], np.asarray(clip.boxes[0]))
-    assert np.all(np.isfinite(tracker.update(clip.frames[1])))
+    assert np.all(np.isfinite(tracker.update(clip.frames[1]).box))
 
 
 @needs_int8

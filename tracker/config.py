@@ -48,11 +48,18 @@ class TrackerConfig:
     min_scale: float = 0.2          # target size clamp, x initial size
     max_scale: float = 5.0
     # lost state and re-detection (not in the paper; the box is flagged, never dropped)
-    lost_threshold: float = 0.6     # score below this ...
+    lost_threshold: float = 0.35    # score below this ...
     lost_frames: int = 5            # ... for this many frames in a row -> lost
-    recover_threshold: float = 0.8  # wide-search score needed to resume tracking
-    redetect: bool = False          # freeze the box and search wider while lost
+    recover_threshold: float = 0.7  # wide-search score needed to move a lost target there
+    redetect: bool = False          # while lost, also search wider and jump to a better match
     redetect_factor: float = 3.0    # wide-search side, x the normal search side
+    reference_frames: int = 5       # first updates whose mean peak is the target's reference
+    # distractor-aware matching (DaSiamRPN; see distractors.py)
+    distractors: bool = False       # subtract the look-alikes' response when placing the target
+    distractor_weight: float = 0.5  # alpha: how much of their response is subtracted
+    distractor_gap: float = 3.0     # a secondary peak within this many logits of the peak ...
+    distractors_per_frame: int = 2  # ... is stored (at most this many per frame) ...
+    distractor_memory: int = 8      # ... in a memory of this many per target
     name: str = field(default="siamfc-3s", compare=False)
 
     def __post_init__(self) -> None:
@@ -61,13 +68,14 @@ class TrackerConfig:
                 raise ValueError(f"TrackerConfig: {msg}")
 
         for key in ("exemplar_size", "instance_size", "total_stride", "response_up", "num_scales",
-                    "lost_frames"):
+                    "lost_frames", "reference_frames", "distractors_per_frame",
+                    "distractor_memory"):
             value = getattr(self, key)
             check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
                   f"{key} must be a positive integer, got {value!r}")
         for key in ("context", "scale_step", "scale_penalty", "scale_lr", "window_influence",
                     "min_scale", "max_scale", "lost_threshold", "recover_threshold",
-                    "redetect_factor"):
+                    "redetect_factor", "distractor_weight", "distractor_gap"):
             value = getattr(self, key)
             check(is_number(value) and math.isfinite(value),
                   f"{key} must be a finite number, got {value!r}")
@@ -86,7 +94,12 @@ class TrackerConfig:
               f"window_influence must be in [0, 1], got {self.window_influence}")
         check(0.0 < self.min_scale <= 1.0 <= self.max_scale,
               f"need 0 < min_scale <= 1 <= max_scale, got {self.min_scale}, {self.max_scale}")
-        check(isinstance(self.redetect, bool), f"redetect must be true or false, got {self.redetect!r}")
+        for key in ("redetect", "distractors"):
+            check(isinstance(getattr(self, key), bool),
+                  f"{key} must be true or false, got {getattr(self, key)!r}")
+        check(0.0 <= self.distractor_weight <= 1.0,
+              f"distractor_weight must be in [0, 1], got {self.distractor_weight}")
+        check(self.distractor_gap >= 0.0, f"distractor_gap must be >= 0, got {self.distractor_gap}")
         check(0.0 <= self.lost_threshold <= self.recover_threshold <= 1.0,
               "need 0 <= lost_threshold <= recover_threshold <= 1, got "
               f"{self.lost_threshold}, {self.recover_threshold}")

@@ -8,9 +8,14 @@ Per frame, for all N targets and S scales at once:
   4. normalise the chosen map, blend with a cosine window, take the peak;
   5. move the centre by the peak's displacement (response px -> crop px -> frame px);
   6. damp the size update with the scale learning rate and clamp it.
-Beyond the paper, each target carries a lost state: a score below ``lost_threshold`` for
-``lost_frames`` frames flags it lost; with ``redetect`` its box is then frozen at the last
-confident position and a wide sliding search (see ``redetect.py``) runs until the score recovers.
+Beyond the paper: the score is not the raw peak but a confidence from cues of the response
+(``confidence.py``: the peak against the target's own first peaks, the cosine similarity of the
+matched features, ...) through the weights' fitted ``ScoreModel``; each target carries a lost
+state: a score below ``lost_threshold`` for ``lost_frames`` frames flags it lost, the next one
+above clears it; with ``redetect`` a lost target also runs one wide search crop per frame (a
+tour from its last confident position, see ``redetect.py``) and moves to its peak when that
+scores at least ``recover_threshold`` and better than the normal step; with ``distractors``
+look-alikes seen beside the target are subtracted from its response (``distractors.py``).
 Boxes are 0-based (x, y, w, h) float pixels; frames BGR uint8 (H, W, 3).
 """
 from __future__ import annotations
@@ -23,8 +28,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .confidence import (CUES, RAW_PEAK, ScoreModel, cosine_at_peak, neighbourhood_radius,
+                         response_cues)
 from .config import TrackerConfig
 from .crops import FrameCrops
+from .distractors import push, secondary_peaks, template, windows
 from .diagnostics.profiling import StageTimer
 from .frames import as_bgr
 from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh, scale_factors,
@@ -34,7 +42,7 @@ from .model.graphs import GraphedBackbone
 from .model.network import SiamNet
 from .model.quantize import Int8Backbone, split_calibration
 from .model.runtime import check_precision, pick_precision, resolve_device, resolve_dtype
-from .model.weights import load_network
+from .model.weights import load_network, load_score_model
 from .redetect import peak_to_frame, search_centres
 from .staging import FrameUploader
 from .targets import Targets
@@ -44,10 +52,13 @@ from .targets import Targets
 class TrackResult:
     """One target's state after a frame.
 
-    box: 0-based (x, y, w, h) float pixels; score: sigmoid of the peak response logit in
-    [0, 1] (comparable across frames); scale: the chosen scale factor; target_id: the id
-    given at ``init``/``add``; lost: the score has stayed below the config's
-    ``lost_threshold`` (with ``redetect`` the box is then the last confident one, frozen).
+    box: 0-based (x, y, w, h) float pixels; score: confidence in [0, 1] that the box holds
+    the target, from the tracker's ``ScoreModel`` over the response cues (see
+    ``confidence.py``; without a fitted model, the sigmoid of the peak); scale: the chosen
+    scale factor; target_id: the id given at ``init``/``add``; lost: the score has stayed
+    below the config's ``lost_threshold`` for ``lost_frames`` frames (and not come back
+    above it since); peak: the sigmoid of the peak response logit (the paper's score);
+    cues: the response cues by name (``confidence.CUES``), None on the first frame.
     """
 
     box: tuple[float, float, float, float]
@@ -55,6 +66,8 @@ class TrackResult:
     scale: float
     target_id: int = 0
     lost: bool = False
+    peak: float = 1.0
+    cues: dict[str, float] | None = None
 
 
 def bicubic_matrix(n_in: int, n_out: int) -> torch.Tensor:
@@ -76,8 +89,9 @@ class SiamFCMultiTracker:
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
                  device: str | torch.device = "auto", dtype: str = "auto",
                  calibration: dict[str, torch.Tensor] | None = None,
-                 cuda_graphs: bool = False) -> None:
+                 cuda_graphs: bool = False, score_model: ScoreModel | None = None) -> None:
         self.cfg = config if config is not None else TrackerConfig()
+        self.score_model = score_model if score_model is not None else RAW_PEAK
         self.device = resolve_device(device)
         check_precision(dtype)
         # inference only: BatchNorm folded into the convolutions, NHWC memory layout
@@ -142,9 +156,12 @@ class SiamFCMultiTracker:
         and torch has the x86 int8 engine, else ``fp32``; ``precision`` says which was chosen.
         ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
         ``cuda_graphs=True`` (CUDA only) replays the backbone from CUDA graphs.
+        The score model is ``<weights>.score.json`` when there is one (see ``siamfc
+        fit-score``), else the raw peak.
         """
         model, calibration = load_network(path, backbone, pretrained, dtype, device)
-        return cls(model, _as_config(config), device, dtype, calibration, cuda_graphs)
+        return cls(model, _as_config(config), device, dtype, calibration, cuda_graphs,
+                   load_score_model(path, backbone, pretrained))
 
     def _clear(self) -> None:
         self.targets = Targets()      # per-target state, one row per target (see targets.py)
@@ -186,6 +203,22 @@ class SiamFCMultiTracker:
             raise KeyError(f"no target with id {target_id}; tracked ids: {self.ids}")
         self.targets = self.targets.select([i for i, t in enumerate(self.ids) if t != target_id])
 
+    def reposition(self, target_id: int, box: Sequence[float]) -> None:
+        """Move target ``target_id`` to the 0-based (x, y, w, h) ``box`` (e.g. a user's
+        correction): the next update searches around it at its size. The exemplar and the
+        reference peak stay; the lost state is cleared."""
+        if target_id not in self.ids:
+            raise KeyError(f"no target with id {target_id}; tracked ids: {self.ids}")
+        i, t = self.ids.index(target_id), self.targets
+        arr = np.asarray(box, dtype=np.float64)
+        if arr.shape != (4,) or not np.isfinite(arr).all() or arr[2] <= 0 or arr[3] <= 0:
+            raise ValueError(f"box must be 4 finite numbers x, y, w, h with w, h > 0, got {box}")
+        cxcywh = ltwh_to_cxcywh(arr[None])[0]
+        t.center[i], t.size[i] = cxcywh[:2], cxcywh[2:]
+        t.z_sz[i] = context_size(cxcywh[2:3], cxcywh[3:4], self.cfg.context)[0]
+        t.lost[i], t.low[i] = False, 0
+        t.good[i] = np.concatenate([t.center[i], t.size[i], [t.z_sz[i]]])
+
     def _backbone_input(self, crops: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) float32 crops in the backbone's precision and channels-last layout."""
         return crops.to(self.dtype).contiguous(memory_format=torch.channels_last)
@@ -222,26 +255,33 @@ class SiamFCMultiTracker:
         hw = frame.shape[:2]
         with self.timer.stage("crop"):
             img = FrameCrops(frame, self.device, self._uploader)
-        scores, scales = np.zeros(n), np.ones(n)
-        searching = t.lost & cfg.redetect           # these run the wide search instead
-        track = np.flatnonzero(~searching)
-        if track.size:
-            scores[track], scales[track] = self._track(img, track, hw)
-        for i in np.flatnonzero(searching):
-            scores[i] = self._redetect(img, int(i), hw)
+        everyone = np.arange(n)
+        peaks, scales, cues, found = self._track(img, everyone, hw)
+        scores = self.score_model.score(cues)
+        if found is not None:           # distractors seen by confidently tracked targets
+            self._remember(everyone, scores >= cfg.lost_threshold, *found)
+        # lost targets also run one wide-search crop; they move to its peak when it scores
+        # at least recover_threshold and more than the normal step
+        for i in np.flatnonzero(t.lost & cfg.redetect):
+            wide = self._redetect(img, int(i), hw, float(scores[i]))
+            if wide is not None:
+                scores[i], peaks[i], cues[i] = wide
         with self.timer.stage("bookkeeping"):
-            self._update_lost(scores, ~searching, hw)
+            self._update_lost(scores, hw)
             boxes = cxcywh_to_ltwh(np.concatenate([t.center, t.size], axis=1))
             results = [TrackResult(tuple(float(v) for v in boxes[i]), float(scores[i]),
-                                   float(scales[i]), self.ids[i], bool(t.lost[i]))
+                                   float(scales[i]), self.ids[i], bool(t.lost[i]),
+                                   float(peaks[i]), dict(zip(CUES, map(float, cues[i]))))
                        for i in range(n)]
         self.timer.lap()
         return results
 
     def _track(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int]
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """The SiamFC step for targets ``idx`` on the frame ``img``; returns their
-        (scores, chosen scales) and moves their centres and sizes."""
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple | None]:
+        """The SiamFC step for targets ``idx`` on the frame ``img``; returns their peak
+        scores (sigmoid of the upsampled peak), chosen scales, response cues (n, len(CUES))
+        and, with ``distractors``, the (embeddings, logits) of the distractor peaks seen (see
+        ``_remember``), and moves their centres and sizes."""
         cfg, t = self.cfg, self.targets
         n, s = len(idx), cfg.num_scales
         z_feat = t.z_feat if n == len(self.ids) else t.z_feat[torch.from_numpy(idx)]
@@ -258,15 +298,32 @@ class SiamFCMultiTracker:
             feat = self.model.search_features(x).float()
         with timer.stage("xcorr"):
             resp = self.model.head(z_feat, feat)                                         # (n*S,1,17,17)
+            # distractor-aware: place the target on f(z - alpha * D, x) (distractors.py);
+            # the cues (the score) stay those of the plain response
+            placed = self._distractor_response(idx, z_feat, feat, resp) if cfg.distractors else resp
 
         with timer.stage("upsample_peak"):
             # 3. upsample, penalise scale changes, pick the best scale per target
             a = self._upsample                                                            # (M', r)
-            up = (a @ resp[:, 0] @ a.t()).view(n, s, -1)                                  # (n,S,M)
+            up = (a @ placed[:, 0] @ a.t()).view(n, s, -1)                                # (n,S,M)
             peaks = up.amax(dim=2)                                                        # (n, S)
             best = torch.argmax(peaks * self._penalty[None], dim=1)                       # (n,)
             chosen = up[torch.arange(n, device=up.device), best]                          # (n, M)
             score = torch.sigmoid(peaks.gather(1, best[:, None])[:, 0])
+            # cues of the chosen scale's raw map (confidence.py), near-peak radius from the
+            # target's size on the response grid
+            raw = resp.view(n, s, cfg.response_size, cfg.response_size)[
+                torch.arange(n, device=resp.device), best]
+            radius = neighbourhood_radius(t.size[idx], cfg.instance_size / x_sz,
+                                          cfg.total_stride, cfg.response_size)
+            chosen_feat = feat.view(n, s, *feat.shape[1:])[torch.arange(n, device=feat.device), best]
+            cues = torch.cat([response_cues(raw, torch.from_numpy(radius)),
+                              cosine_at_peak(z_feat, chosen_feat, raw)[:, None]], dim=1)  # (n, 5)
+            found = None
+            if cfg.distractors:
+                rows, cols, logits = secondary_peaks(raw, torch.from_numpy(radius),
+                                                     cfg.distractor_gap, cfg.distractors_per_frame)
+                found = (windows(chosen_feat, rows, cols, *z_feat.shape[2:]), logits)
 
             # 4. normalise, blend with the cosine window, find the peak
             chosen = chosen - chosen.amin(dim=1, keepdim=True)
@@ -276,8 +333,10 @@ class SiamFCMultiTracker:
 
             # only the final numbers come back to the host, in one transfer (float64 holds
             # the integer indices exactly)
-            back = torch.stack([loc.double(), best.double(), score.double()]).cpu().numpy()
+            back = torch.cat([torch.stack([loc.double(), best.double(), score.double()]),
+                              cues.double().t()]).cpu().numpy()
             loc_np, best_np, score_np = back[0].astype(np.int64), back[1].astype(np.int64), back[2]
+            cues_np = self._with_relative(idx, back[3:].T)
 
         with timer.stage("bookkeeping"):
             row, col = np.divmod(loc_np, cfg.upscaled_size)
@@ -298,34 +357,72 @@ class SiamFCMultiTracker:
                                cfg.max_scale * t.base_size[idx])
             t.z_sz[idx] = t.z_sz[idx] * np.sqrt(new_size.prod(axis=1) / size.prod(axis=1))
             t.size[idx] = new_size
-        return score_np, scale
+        return score_np, scale, cues_np, found
 
-    def _update_lost(self, scores: np.ndarray, tracked: np.ndarray, hw: tuple[int, int]) -> None:
-        """7. Lost state of the targets that ran the normal step (``tracked`` mask)."""
+    def _distractor_response(self, idx: np.ndarray, z_feat: torch.Tensor, feat: torch.Tensor,
+                             resp: torch.Tensor) -> torch.Tensor:
+        """The response of targets ``idx`` with their distractors' weighted mean template
+        subtracted (``resp`` itself when none has a distractor)."""
+        t = self.targets
+        means = [template(t.d_feat[i], t.d_weight[i]) for i in idx]
+        if all(m is None for m in means):
+            return resp
+        d = torch.stack([torch.zeros_like(z_feat[0]) if m is None else m for m in means])
+        return self.model.head(z_feat - self.cfg.distractor_weight * d, feat)
+
+    def _remember(self, idx: np.ndarray, confident: np.ndarray, embeddings: torch.Tensor,
+                  logits: torch.Tensor) -> None:
+        """Store the distractors (``embeddings`` (n, k, C, h, w), ``logits`` (n, k), -inf for
+        none) seen by targets ``idx`` where ``confident``."""
+        t, size = self.targets, self.cfg.distractor_memory
+        for j, i in enumerate(idx):
+            keep = torch.isfinite(logits[j])
+            if confident[j] and bool(keep.any()):
+                t.d_feat[i], t.d_weight[i] = push(t.d_feat[i], t.d_weight[i], embeddings[j][keep],
+                                                  torch.sigmoid(logits[j][keep]), size)
+
+    def _with_relative(self, idx: np.ndarray, cues: np.ndarray) -> np.ndarray:
+        """(n, len(CUES)) cues of targets ``idx`` from (n, 5) columns peak, psr, margin, apce,
+        cosine (``response_cues``, ``cosine_at_peak``), with ``relative`` (peak minus the
+        target's reference peak); the first ``reference_frames`` peaks of a target build its
+        reference."""
+        t = self.targets
+        peak = cues[:, 0]
+        count = t.ref_count[idx]
+        relative = np.where(count > 0, peak - t.ref_sum[idx] / np.maximum(count, 1), 0.0)
+        building = count < self.cfg.reference_frames
+        t.ref_sum[idx] += np.where(building, peak, 0.0)
+        t.ref_count[idx] += building
+        return np.column_stack([peak, relative, cues[:, 1:]])
+
+    def _update_lost(self, scores: np.ndarray, hw: tuple[int, int]) -> None:
+        """7. Lost state: ``lost_frames`` scores in a row below ``lost_threshold`` set it, a
+        score of at least ``lost_threshold`` clears it."""
         cfg, t = self.cfg, self.targets
-        confident = tracked & (scores >= cfg.lost_threshold)
-        t.low = np.where(tracked & ~confident, t.low + 1, np.where(tracked, 0, t.low))
+        confident = scores >= cfg.lost_threshold
+        t.low = np.where(confident, 0, t.low + 1)
         t.good[confident] = np.column_stack([t.center, t.size, t.z_sz])[confident]
-        t.lost[tracked & (scores >= cfg.recover_threshold)] = False
-        newly = tracked & ~t.lost & (t.low >= cfg.lost_frames)
+        t.lost[confident] = False
+        newly = ~t.lost & (t.low >= cfg.lost_frames)
         t.lost |= newly
         if cfg.redetect:
             for i in np.flatnonzero(newly):
-                # freeze at the last confident box; visit the wide-search centres from there
-                t.center[i], t.size[i] = t.good[i, :2], t.good[i, 2:4]
-                t.z_sz[i] = t.good[i, 4]
+                # the wide-search tour starts from the last confident position
                 tile = self._wide_side(i) * (1 - cfg.exemplar_size / cfg.wide_size)
-                t.tiles[i] = search_centres(hw, tuple(t.center[i]), tile)
+                t.tiles[i] = search_centres(hw, tuple(t.good[i, :2]), tile)
                 t.tile_next[i] = 0
 
     def _wide_side(self, i: int) -> float:
-        """Frame px covered by target ``i``'s wide-search crop (same pixel scale as tracking)."""
+        """Frame px covered by target ``i``'s wide-search crop (at its last confident scale)."""
         cfg = self.cfg
-        return float(self.targets.z_sz[i] * cfg.wide_size / cfg.exemplar_size)
+        return float(self.targets.good[i, 4] * cfg.wide_size / cfg.exemplar_size)
 
-    def _redetect(self, img: FrameCrops, i: int, hw: tuple[int, int]) -> float:
-        """One wide search for lost target ``i`` at the next centre of its tour; on a score of
-        at least ``recover_threshold`` the target resumes there. Returns the peak score."""
+    def _redetect(self, img: FrameCrops, i: int, hw: tuple[int, int], tracked_score: float
+                  ) -> tuple[float, float, np.ndarray] | None:
+        """One wide search for lost target ``i`` at the next centre of its tour. When its score
+        is at least ``recover_threshold`` and above ``tracked_score`` (the normal step's), the
+        target moves there, at its last confident size, and the score, peak score and cues of
+        the wide map are returned; else None."""
         cfg, t = self.cfg, self.targets
         tiles = t.tiles[i]
         centre = tiles[t.tile_next[i] % len(tiles)]
@@ -333,17 +430,31 @@ class SiamFCMultiTracker:
         side = self._wide_side(i)
         with self.timer.stage("redetect"):
             x = self._backbone_input(img(centre[None], np.array([side]), cfg.wide_size))
-            resp = self.model.head(t.z_feat[i:i + 1], self.model.search_features(x).float())[0, 0]
+            x_feat = self.model.search_features(x).float()
+            resp = self.model.head(t.z_feat[i:i + 1], x_feat)[0, 0]
             flat = int(torch.argmax(resp))
-            score = float(torch.sigmoid(resp.reshape(-1)[flat]))
-        if score >= cfg.recover_threshold:
-            found = peak_to_frame(divmod(flat, resp.shape[1]), resp.shape[0], centre, side,
-                                  cfg.wide_size, cfg.total_stride)
-            t.center[i] = np.clip(found, 0, [hw[1] - 1, hw[0] - 1])
-            t.lost[i] = False
-            t.low[i] = 0
-            t.good[i] = np.concatenate([t.center[i], t.size[i], [t.z_sz[i]]])
-        return score
+            radius = neighbourhood_radius(t.good[i:i + 1, 2:4], cfg.wide_size / side,
+                                          cfg.total_stride, resp.shape[0])
+            found = torch.cat([response_cues(resp[None], torch.from_numpy(radius)),
+                               cosine_at_peak(t.z_feat[i:i + 1], x_feat, resp[None])[:, None]],
+                              dim=1).double().numpy()
+        peak = float(torch.sigmoid(resp.reshape(-1)[flat]))
+        cues = self._reference_free(i, found)
+        score = float(self.score_model.score(cues[None])[0])
+        if score < cfg.recover_threshold or score <= tracked_score:
+            return None
+        found = peak_to_frame(divmod(flat, resp.shape[1]), resp.shape[0], centre, side,
+                              cfg.wide_size, cfg.total_stride)
+        t.center[i] = np.clip(found, 0, [hw[1] - 1, hw[0] - 1])
+        t.size[i], t.z_sz[i] = t.good[i, 2:4], t.good[i, 4]
+        return score, peak, cues
+
+    def _reference_free(self, i: int, cues: np.ndarray) -> np.ndarray:
+        """(len(CUES),) cues of target ``i`` from (1, 5) columns as in ``_with_relative``, with
+        ``relative`` against its reference but without adding to it."""
+        t = self.targets
+        ref = t.ref_sum[i] / t.ref_count[i] if t.ref_count[i] else cues[0, 0]
+        return np.concatenate([[cues[0, 0], cues[0, 0] - ref], cues[0, 1:]])
 
 
 class SiamFCTracker:
@@ -357,8 +468,9 @@ class SiamFCTracker:
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
                  device: str | torch.device = "auto", dtype: str = "auto",
                  calibration: dict[str, torch.Tensor] | None = None,
-                 cuda_graphs: bool = False) -> None:
-        self._multi = SiamFCMultiTracker(model, config, device, dtype, calibration, cuda_graphs)
+                 cuda_graphs: bool = False, score_model: ScoreModel | None = None) -> None:
+        self._multi = SiamFCMultiTracker(model, config, device, dtype, calibration, cuda_graphs,
+                                         score_model)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
@@ -366,8 +478,14 @@ class SiamFCTracker:
                         pretrained: bool = True, dtype: str = "auto",
                         cuda_graphs: bool = False) -> "SiamFCTracker":
         """See ``SiamFCMultiTracker.from_pretrained``."""
-        model, calibration = load_network(path, backbone, pretrained, dtype, device)
-        return cls(model, _as_config(config), device, dtype, calibration, cuda_graphs)
+        return cls._wrap(SiamFCMultiTracker.from_pretrained(path, device, config, backbone,
+                                                            pretrained, dtype, cuda_graphs))
+
+    @classmethod
+    def _wrap(cls, multi: SiamFCMultiTracker) -> "SiamFCTracker":
+        self = cls.__new__(cls)
+        self._multi = multi
+        return self
 
     @property
     def config(self) -> TrackerConfig:
@@ -382,6 +500,11 @@ class SiamFCTracker:
         """The backbone precision in use: ``fp32``, ``bf16``, ``fp16`` or ``int8``."""
         return self._multi.precision
 
+    @property
+    def score_model(self) -> ScoreModel:
+        """What turns the response cues into ``TrackResult.score``."""
+        return self._multi.score_model
+
     def init(self, frame: np.ndarray, box: Sequence[float]) -> None:
         """Start tracking the 0-based (x, y, w, h) ``box`` in ``frame``."""
         arr = np.asarray(box, dtype=np.float64)
@@ -393,6 +516,13 @@ class SiamFCTracker:
     def update(self, frame: np.ndarray) -> TrackResult:
         """Track the target into ``frame``."""
         return self._multi.update(frame)[0]
+
+    def reposition(self, box: Sequence[float]) -> None:
+        """Move the search to the 0-based (x, y, w, h) ``box`` (e.g. a user's correction),
+        keeping the exemplar; see ``SiamFCMultiTracker.reposition``."""
+        if not self._multi.ids:
+            raise RuntimeError("reposition() called before init(): call init(frame, box) first")
+        self._multi.reposition(self._multi.ids[0], box)
 
     def track(self, frames: Iterable[np.ndarray], box: Sequence[float]) -> Iterable[TrackResult]:
         """Yield a result per frame: the first is ``box`` itself (score 1), then updates."""

@@ -31,6 +31,12 @@ class Targets:
     #   cx, cy, w, h, z_sz
     tiles: list[np.ndarray] = field(default_factory=list)   # (N,) wide-search centres while lost
     tile_next: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (N,)
+    ref_sum: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (N,) sum of the peak
+    #   logits of the first updates (the target's own reference peak, see confidence.py)
+    ref_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (N,)
+    d_feat: list[torch.Tensor] = field(default_factory=list)    # (N,) distractor memories,
+    #   each (m, C, h, w) like z_feat (see distractors.py)
+    d_weight: list[torch.Tensor] = field(default_factory=list)  # (N,) their weights, (m,)
 
     @classmethod
     def start(cls, ids: Sequence[int], center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
@@ -41,7 +47,8 @@ class Targets:
         return cls(list(ids), center, size, size.copy(), z_sz, z_feat,
                    np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool),
                    np.column_stack([center, size, z_sz]), [np.zeros((0, 2)) for _ in range(n)],
-                   np.zeros(n, dtype=np.int64))
+                   np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n, dtype=np.int64),
+                   [z_feat[:0] for _ in range(n)], [z_feat.new_zeros(0) for _ in range(n)])
 
     def __len__(self) -> int:
         return len(self.ids)

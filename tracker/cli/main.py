@@ -12,11 +12,11 @@ import shlex
 import sys
 from typing import Sequence
 
-from . import bench, demo, eval, quantize, soak, track, train, webcam
+from . import bench, demo, eval, fit_score, quantize, soak, track, train, webcam
 from .console import write
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, UserError
 
-COMMANDS = (track, webcam, demo, bench, soak, quantize, eval, train)   # in --help order
+COMMANDS = (track, webcam, demo, bench, soak, quantize, fit_score, eval, train)   # in --help order
 
 
 # a value that starts with a minus but is a box or a number, not an option: --box -20,-20,30,30

@@ -20,7 +20,7 @@ class Tracker(Protocol):
 
     def init(self, frame: np.ndarray, box: np.ndarray) -> None: ...
 
-    def update(self, frame: np.ndarray) -> np.ndarray: ...
+    def update(self, frame: np.ndarray) -> np.ndarray: ...   # a box, or a result with .box
 
 
 @dataclass
@@ -76,8 +76,9 @@ class SiamFCAdapter:
     def init(self, frame: np.ndarray, box: np.ndarray) -> None:
         self._tracker.init(frame, box)
 
-    def update(self, frame: np.ndarray) -> np.ndarray:
-        return np.asarray(self._tracker.update(frame).box)
+    def update(self, frame: np.ndarray):
+        """The ``TrackResult`` (box, score, lost flag, cues)."""
+        return self._tracker.update(frame)
 
 
 class OpenCVAdapter:

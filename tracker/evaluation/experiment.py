@@ -2,6 +2,8 @@
 
 results/<tracker>/<seq>.txt          comma-separated x,y,w,h (0-based), 3 decimals
 results/<tracker>/times/<seq>_time.txt   seconds per frame (frame 0: init)
+results/<tracker>/scores/<seq>_score.txt   per frame: score, peak, lost and the response cues
+                                     (trackers that report them; see failures.py)
 results/<tracker>/provenance.json    versions, weights, precision and CPU that made them
 reports/<tracker>/performance.json   {tracker: {overall: {...}, seq_wise: {...}}}
 reports/report.md, success_plots.png, precision_plots.png   all trackers side by side
@@ -23,6 +25,9 @@ import numpy as np
 from ..datasets.base import Sequence
 from ..siamfc import SiamFCTracker
 from .adapters import Tracker, TrackerSpec, make_tracker, opencv_factory
+from ..confidence import CUES
+from ..geometry import iou_ltwh
+from .failures import FailureStats, failure_stats
 from .metrics import (PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, SequenceResult,
                        evaluate_sequence, overall)
 from .provenance import FILE as RESULTS_PROVENANCE
@@ -38,14 +43,23 @@ class RunOutcome:
     reused: bool = False
 
 
-def track_sequence(tracker: Tracker | SiamFCTracker, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 4) boxes and (N,) seconds per frame; frame 0 is the ground-truth init box.
+SCORE_COLUMNS = ("score", "peak", "lost") + tuple(f"cue_{c}" for c in CUES)
+
+
+def track_sequence(tracker: Tracker | SiamFCTracker, seq: Sequence
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(N, 4) boxes, (N,) seconds per frame and, for trackers whose results carry a score,
+    (N, len(SCORE_COLUMNS)) scores (else None); frame 0 is the ground-truth init box (score
+    1, not lost, no cues: NaN).
 
     Raises ``ValueError`` naming the image file when a frame cannot be read.
     """
     n = len(seq.frames)
     boxes = np.full((n, 4), np.nan)
     times = np.zeros(n)
+    scores = np.full((n, len(SCORE_COLUMNS)), np.nan)
+    scores[0, :3] = (1.0, 1.0, 0.0)
+    scored = False
     for i, path in enumerate(seq.frames):
         frame = cv2.imread(path, cv2.IMREAD_COLOR)
         if frame is None:
@@ -57,17 +71,39 @@ def track_sequence(tracker: Tracker | SiamFCTracker, seq: Sequence) -> tuple[np.
         else:
             result = tracker.update(frame)          # a box, or a TrackResult
             boxes[i] = getattr(result, "box", result)
+            if hasattr(result, "score"):
+                scored = True
+                cues = getattr(result, "cues", None) or {}
+                scores[i] = [result.score, getattr(result, "peak", np.nan),
+                             float(getattr(result, "lost", False))] + [
+                    cues.get(c, np.nan) for c in CUES]
         times[i] = time.perf_counter() - start
-    return boxes, times
+    return boxes, times, scores if scored else None
 
 
-def save_results(results_dir: Path, tracker: str, seq: str, boxes: np.ndarray, times: np.ndarray) -> None:
+def save_results(results_dir: Path, tracker: str, seq: str, boxes: np.ndarray, times: np.ndarray,
+                 scores: np.ndarray | None = None) -> None:
     folder = results_dir / tracker
     (folder / "times").mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{seq}.txt.tmp"
+    if scores is not None:
+        (folder / "scores").mkdir(exist_ok=True)
+        np.savetxt(folder / "scores" / f"{seq}_score.txt", scores, fmt="%.6g", delimiter=",",
+                   header=",".join(SCORE_COLUMNS))
+    np.savetxt(folder / "times" / f"{seq}_time.txt", times, fmt="%.8f")
+    tmp = folder / f".{seq}.txt.tmp"          # the boxes last: their file says "done"
     np.savetxt(tmp, boxes, fmt="%.3f", delimiter=",")
     os.replace(tmp, folder / f"{seq}.txt")
-    np.savetxt(folder / "times" / f"{seq}_time.txt", times, fmt="%.8f")
+
+
+def load_scores(results_dir: Path, tracker: str, seq: str) -> dict[str, np.ndarray] | None:
+    """The stored per-frame scores of ``tracker`` on ``seq`` by column name; None when absent."""
+    path = results_dir / tracker / "scores" / f"{seq}_score.txt"
+    if not path.is_file():
+        return None
+    with open(path) as fh:
+        names = fh.readline().lstrip("#").strip().split(",")
+    values = np.loadtxt(path, delimiter=",", ndmin=2)
+    return {name: values[:, k] for k, name in enumerate(names)}
 
 
 def load_results(results_dir: Path, tracker: str, seq: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -94,8 +130,8 @@ def _run_one(spec: TrackerSpec, seq: Sequence, results_dir: str) -> RunOutcome:
         tracker = _WORKER_TRACKERS.get(spec.label)
         if tracker is None:
             tracker = _WORKER_TRACKERS[spec.label] = make_tracker(spec)
-        boxes, times = track_sequence(tracker, seq)
-        save_results(Path(results_dir), spec.label, seq.name, boxes, times)
+        boxes, times, scores = track_sequence(tracker, seq)
+        save_results(Path(results_dir), spec.label, seq.name, boxes, times, scores)
         return RunOutcome(spec.label, seq.name, True)
     except Exception as exc:  # reported per sequence; the others still run
         return RunOutcome(spec.label, seq.name, False, f"{type(exc).__name__}: {exc}")
@@ -223,10 +259,46 @@ class Experiment:
         self.report_dir.mkdir(parents=True, exist_ok=True)
         made = {name: read_provenance(self.results_dir / name) for name in performance}
         header = report_header(dataset, self.sequences, made, command)
-        (self.report_dir / "report.md").write_text(header + markdown_table(performance, problems))
+        confidence = {name: self.failures(name) for name in performance}
+        confidence = {name: c for name, c in confidence.items() if c is not None}
+        for name, (stats, _) in confidence.items():
+            with open(self.report_dir / name / "failures.json", "w") as fh:
+                json.dump({name: {k: v.as_dict() for k, v in stats.items()}}, fh, indent=2)
+        (self.report_dir / "report.md").write_text(
+            header + markdown_table(performance, problems)
+            + failures_table({name: stats for name, (stats, _) in confidence.items()}))
         if plots and performance:
             plot_curves(performance, self.report_dir)
+            for name, (_, series) in confidence.items():
+                plot_confidence(series, self.report_dir / name / "confidence")
         return performance
+
+    def failures(self, tracker: str) -> tuple[dict[str, FailureStats], dict] | None:
+        """The failure-detection figures of ``tracker`` (``failures.py``) over the sequences
+        with stored scores: ``({"score": stats, "peak": ..., "cue_<name>": ...}, series)``
+        with series ``{seq: (iou, score, lost)}`` for the plots; None without scores. Only
+        ``score`` uses the tracker's own lost flags; the others rank frames only."""
+        series: dict[str, tuple] = {}
+        columns: dict[str, list] = {}
+        for seq in self.sequences:
+            scores = load_scores(self.results_dir, tracker, seq.name)
+            if scores is None:
+                continue
+            boxes, _ = load_results(self.results_dir, tracker, seq.name)
+            if len(boxes) != len(seq.boxes) or len(scores["score"]) != len(seq.boxes):
+                continue
+            iou = iou_ltwh(boxes, seq.boxes)
+            iou[~np.isfinite(np.asarray(seq.boxes, np.float64)).all(axis=1)] = np.nan
+            lost = scores["lost"] > 0.5
+            series[seq.name] = (iou, scores["score"], lost)
+            for name, values in scores.items():
+                if name not in ("lost",) and np.isfinite(values[1:]).all():
+                    columns.setdefault(name, []).append((iou, values, lost))
+        if not series:
+            return None
+        stats = {name: failure_stats(triples) for name, triples in columns.items()
+                 if len(triples) == len(series)}
+        return stats, series
 
 
 def report_header(dataset: str, sequences: list[Sequence], made: dict[str, dict | None],
@@ -279,6 +351,60 @@ def markdown_table(performance: dict, problems: list[str] | None = None) -> str:
     if problems:
         text += "\nProblems:\n" + "".join(f"- {p}\n" for p in problems)
     return text
+
+
+def failures_table(confidence: dict[str, dict[str, FailureStats]]) -> str:
+    """The failure-detection section of report.md: per tracker the score's ROC-AUC (IoU >= 0.3
+    vs < 0.1), failures flagged lost within 10 frames, well-tracked frames flagged, and the
+    ROC-AUC of the raw peak and of each cue for comparison."""
+    if not confidence:
+        return ""
+    lines = ["", "## Confidence as a failure detector", "",
+             "Pooled over all frames but the first. ROC-AUC: the score telling frames with IoU "
+             ">= 0.3 from frames with IoU < 0.1. Failures: runs of IoU < 0.1 lasting 10 frames "
+             "or more; flagged: `lost` set within 10 frames of the run's start. Well-tracked: "
+             "IoU >= 0.5.", "",
+             "| tracker | score ROC-AUC | failures flagged | well-tracked frames flagged | "
+             "median score (IoU >= 0.3 / < 0.1) | ROC-AUC of peak and cues |",
+             "|---|---|---|---|---|---|"]
+    for name, stats in confidence.items():
+        s = stats.get("score")
+        if s is None:
+            continue
+        others = ", ".join(f"{'sigmoid(peak)' if k == 'peak' else k.removeprefix('cue_')} "
+                           f"{v.roc_auc:.3f}" for k, v in stats.items() if k != "score")
+        lines.append(f"| {name} | {s.roc_auc:.3f} | {s.flagged} / {s.failures} "
+                     f"({100 * s.recall:.0f}%) | {s.good_flagged} / {s.good_frames} "
+                     f"({100 * s.false_flag_rate:.1f}%) | {s.median_score_held:.2f} / "
+                     f"{s.median_score_failed:.2f} | {others} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_confidence(series: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                    folder: Path) -> list[Path]:
+    """One plot per sequence: IoU with the ground truth and the score over the frames, lost
+    frames shaded; ``<folder>/<seq>.png``. Needs matplotlib (none without it)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for seq, (iou, score, lost) in series.items():
+        fig, ax = plt.subplots(figsize=(8, 2.6))
+        frames = np.arange(len(iou))
+        ax.fill_between(frames, 0, 1, where=lost, color="0.85", step="mid", label="lost")
+        ax.plot(frames, iou, color="tab:blue", lw=1, label="IoU")
+        ax.plot(frames, score, color="tab:orange", lw=1, label="score")
+        ax.set(xlabel="frame", ylim=(0, 1.02), xlim=(0, max(len(iou) - 1, 1)), title=seq)
+        ax.legend(loc="lower left", fontsize=8, ncol=3)
+        fig.tight_layout()
+        fig.savefig(folder / f"{seq}.png", dpi=100)
+        plt.close(fig)
+        out.append(folder / f"{seq}.png")
+    return out
 
 
 def plot_curves(performance: dict, report_dir: Path) -> list[Path]:

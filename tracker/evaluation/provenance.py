@@ -4,29 +4,22 @@ compared unknowingly. Results without the file (e.g. from another toolkit) are s
 are and reported as of unknown provenance."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 from pathlib import Path
 
+from ..confidence import score_model_path
+from ..model.weights import file_sha256
 from .adapters import TrackerSpec
 
 FILE = "provenance.json"
 # what changes the boxes a tracker produces; the rest (CPU name, Python) is recorded only
 COMPARED = ("siamfc", "torch", "opencv", "precision", "device", "cpu_capability",
-            "weights_sha256", "onnx_sha256")
+            "weights_sha256", "score_model_sha256", "onnx_sha256")
 NAMES = {"siamfc": "siamfc", "torch": "torch", "opencv": "OpenCV", "precision": "precision",
          "device": "device", "cpu_capability": "CPU capability", "weights_sha256": "weights",
-         "onnx_sha256": "ONNX files"}
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+         "score_model_sha256": "score model", "onnx_sha256": "ONNX files"}
 
 
 def weights_file(spec: TrackerSpec) -> Path | None:
@@ -54,6 +47,8 @@ def provenance(spec: TrackerSpec) -> dict:
         info.update(precision=spec.dtype, device=spec.device, settings=dict(spec.settings),
                     weights=str(weights),
                     weights_sha256=file_sha256(weights) if weights.is_file() else "missing")
+        scorer = score_model_path(weights)
+        info["score_model_sha256"] = file_sha256(scorer) if scorer.is_file() else "none"
         if not str(spec.device).startswith("cpu"):
             info["cpu_capability"] = "-"          # the CPU does not run the network
     if spec.onnx:

@@ -116,6 +116,40 @@ def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
     return model.eval()
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file (weights, score models, ONNX files)."""
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_score_model(path: str | os.PathLike | None, backbone: str | None = None,
+                     pretrained: bool = True):
+    """The ``ScoreModel`` fitted for the weights at ``path`` (the backbone's default file when
+    None): ``<weights>.score.json`` beside it, else the raw peak. ``WeightsError`` when that
+    file was fitted for other weights (its ``weights_sha256`` differs)."""
+    from ..confidence import RAW_PEAK, ScoreModel, score_model_path
+    if not pretrained:
+        return RAW_PEAK
+    if path is None:
+        path = default_weights_path(backbone or DEFAULT_BACKBONE)
+    sidecar = score_model_path(path)
+    if not sidecar.is_file():
+        return RAW_PEAK
+    try:
+        model = ScoreModel.load(sidecar)
+    except ValueError as exc:
+        raise WeightsError(str(exc)) from None
+    made_for = model.extra.get("weights_sha256")
+    if made_for and Path(path).is_file() and made_for != file_sha256(path):
+        raise WeightsError(f"{sidecar} was fitted for other weights than {path}; run `siamfc "
+                           f"fit-score --weights {path} --data TRAIN_DIR`, or delete it")
+    return model
+
+
 def load_network(path: str | os.PathLike | None, backbone: str | None, pretrained: bool,
                  dtype: str = "auto", device: str | torch.device = "auto"
                  ) -> tuple[SiamNet, dict[str, torch.Tensor] | None]:

@@ -26,7 +26,7 @@ def make_validator(root: str | os.PathLike, names: list[str] | None = None,
         tracker = SiamFCTracker(model, config=TrackerConfig.preset(preset), device=device)
         results = []
         for seq in sequences:
-            boxes, times = track_sequence(tracker, seq)
+            boxes, times, _ = track_sequence(tracker, seq)
             results.append(evaluate_sequence(boxes, seq.boxes, times))
         return overall(results).success_score
 
