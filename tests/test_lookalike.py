@@ -1,5 +1,7 @@
 """The score with the shipped network and its fitted score model: a target swapped for a
 look-alike, or gone, must be flagged lost within a few frames; a target that stays must not."""
+import functools
+
 import cv2
 import numpy as np
 import pytest
@@ -39,12 +41,14 @@ def swap_scene(frames=40, swap=15, kind="lookalike", seed=0):
     return out, np.array(boxes, float)
 
 
+@functools.lru_cache(maxsize=None)
 def track_scene(kind):
+    """The results on frames 1.. of ``swap_scene(kind)`` (tracked once per kind per run)."""
     frames, boxes = swap_scene(kind=kind)
     tracker = SiamFCMultiTracker.from_pretrained(device="cpu", dtype="fp32",
                                                  config=TrackerConfig())
     tracker.init(frames[0], boxes[0])
-    return [tracker.update(f)[0] for f in frames[1:]]    # results[k] is frame k + 1
+    return tuple(tracker.update(f)[0] for f in frames[1:])   # results[k] is frame k + 1
 
 
 @pytest.mark.parametrize("kind", ["gone", "same"])
