@@ -292,7 +292,7 @@ class Experiment:
             lost = scores["lost"] > 0.5
             series[seq.name] = (iou, scores["score"], lost)
             for name, values in scores.items():
-                if name not in ("lost",) and np.isfinite(values[1:]).all():
+                if name != "lost" and np.isfinite(values[1:]).all():
                     columns.setdefault(name, []).append((iou, values, lost))
         if not series:
             return None
