@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tracker.config import TrackerConfig
-from tracker.confidence import CUES, RAW_PEAK, ScoreModel, score_model_path
-from tracker.distractors import push, secondary_peaks, template, windows
+from tracker.confidence import CUES, RAW_PEAK, ScoreModel, score_model_path, windows
+from tracker.distractors import push, secondary_peaks, template
 from tracker.errors import WeightsError
 from tracker.model.weights import file_sha256
 from tracker.siamfc import SiamFCMultiTracker, SiamFCTracker
@@ -128,3 +128,20 @@ def test_single_tracker_reposition(random_slim_weights):
     tracker.init(frame, (10, 10, 30, 30))
     tracker.reposition((100, 50, 20, 10))
     assert np.allclose(tracker._multi.targets.size[0], (20, 10))
+
+
+def test_fit_score_cli_writes_a_model_even_over_a_stale_one(tmp_path, weights_copy):
+    from tracker.cli import main
+
+    from .test_training import make_got_root
+    root = make_got_root(tmp_path / "train", num_seqs=3, frames=8)
+    stale = score_model_path(weights_copy)
+    ScoreModel(weights=(1.0,), extra={"weights_sha256": "0" * 64}).save(stale)
+    assert main(["fit-score", "--data", str(root), "--weights", str(weights_copy), "--exemplars",
+                 "1", "--device", "cpu", "--dtype", "fp32", "--samples",
+                 str(tmp_path / "s.npz"), "--quiet"]) == 0
+    model = ScoreModel.load(stale)
+    assert model.cues == ("relative", "cosine")
+    assert model.extra["weights_sha256"] == file_sha256(weights_copy)
+    assert (tmp_path / "s.npz").is_file()
+    SiamFCTracker.from_pretrained(weights_copy, device="cpu", dtype="fp32")   # accepted now

@@ -72,19 +72,28 @@ def response_cues(resp: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     return torch.stack([peak, psr, margin, apce], dim=1)
 
 
+def windows(feat: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, h: int, w: int
+            ) -> torch.Tensor:
+    """(N, k, C, h, w) windows ``feat[n, :, r:r + h, c:c + w]`` of features ``feat``
+    (N, C, Hx, Wx) at response cells ``rows``/``cols`` (N, k): what a (C, h, w) template is
+    correlated with at those cells. One gather on the device, no copy to the host."""
+    n, k = rows.shape
+    dev = feat.device
+    r = rows.view(n, k, 1, 1) + torch.arange(h, device=dev).view(1, 1, h, 1)
+    q = cols.view(n, k, 1, 1) + torch.arange(w, device=dev).view(1, 1, 1, w)
+    picked = feat.permute(0, 2, 3, 1)[torch.arange(n, device=dev).view(n, 1, 1, 1), r, q]
+    return picked.permute(0, 1, 4, 2, 3)                                  # (N, k, C, h, w)
+
+
 def cosine_at_peak(z_feat: torch.Tensor, x_feat: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
     """(N,) cosine similarity of exemplar features ``z_feat`` (N, C, h, w) with the window of
     search features ``x_feat`` (N, C, Hx, Wx) under the peak of ``resp`` (N, Hx - h + 1,
     Wx - w + 1): the response cell (r, c) is the window ``x_feat[:, :, r:r + h, c:c + w]``."""
-    n, c, h, w = z_feat.shape
+    n, _, h, w = z_feat.shape
     loc = resp.reshape(n, -1).argmax(dim=1)
     rows, cols = loc // resp.shape[2], loc % resp.shape[2]
-    dev = x_feat.device
-    r = rows.view(n, 1, 1) + torch.arange(h, device=dev).view(1, h, 1)                 # (N, h, 1)
-    q = cols.view(n, 1, 1) + torch.arange(w, device=dev).view(1, 1, w)                 # (N, 1, w)
-    window = x_feat.permute(0, 2, 3, 1)[torch.arange(n, device=dev).view(n, 1, 1), r, q]  # N,h,w,C
-    return torch.nn.functional.cosine_similarity(window.reshape(n, -1),
-                                                 z_feat.permute(0, 2, 3, 1).reshape(n, -1),
+    window = windows(x_feat, rows[:, None], cols[:, None], h, w)[:, 0]
+    return torch.nn.functional.cosine_similarity(window.reshape(n, -1), z_feat.reshape(n, -1),
                                                  dim=1, eps=1e-8)
 
 

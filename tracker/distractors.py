@@ -35,19 +35,6 @@ def secondary_peaks(resp: torch.Tensor, radius: torch.Tensor, gap: float, k: int
     return where // w, where % w, logits
 
 
-def windows(feat: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, hz: int, wz: int
-            ) -> torch.Tensor:
-    """(N, k, C, hz, wz) search-feature windows ``feat[n, :, r:r + hz, c:c + wz]`` of
-    ``feat`` (N, C, Hx, Wx) at response cells ``rows``/``cols`` (N, k)."""
-    n, k = rows.shape
-    out = []
-    for i in range(n):
-        out.append(torch.stack([feat[i, :, int(r):int(r) + hz, int(c):int(c) + wz]
-                                for r, c in zip(rows[i], cols[i])]) if k else
-                   feat.new_zeros((0, feat.shape[1], hz, wz)))
-    return torch.stack(out)
-
-
 def push(memory: torch.Tensor, weights: torch.Tensor, new: torch.Tensor, new_weights: torch.Tensor,
          size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Memory (m, C, hz, wz) with weights (m,) after adding ``new`` (j, ...) / ``new_weights``

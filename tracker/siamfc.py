@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from .confidence import (CUES, RAW_PEAK, ScoreModel, cosine_at_peak, neighbourhood_radius,
-                         response_cues)
+                         response_cues, windows)
 from .config import TrackerConfig
 from .crops import FrameCrops
-from .distractors import push, secondary_peaks, template, windows
+from .distractors import push, secondary_peaks, template
 from .diagnostics.profiling import StageTimer
 from .frames import as_bgr
 from .geometry import (context_size, cxcywh_to_ltwh, hann_window, ltwh_to_cxcywh, scale_factors,
@@ -308,21 +308,21 @@ class SiamFCMultiTracker:
             up = (a @ placed[:, 0] @ a.t()).view(n, s, -1)                                # (n,S,M)
             peaks = up.amax(dim=2)                                                        # (n, S)
             best = torch.argmax(peaks * self._penalty[None], dim=1)                       # (n,)
-            chosen = up[torch.arange(n, device=up.device), best]                          # (n, M)
+            rows_n = torch.arange(n, device=up.device)
+            chosen = up[rows_n, best]                                                     # (n, M)
             score = torch.sigmoid(peaks.gather(1, best[:, None])[:, 0])
             # cues of the chosen scale's raw map (confidence.py), near-peak radius from the
             # target's size on the response grid
-            raw = resp.view(n, s, cfg.response_size, cfg.response_size)[
-                torch.arange(n, device=resp.device), best]
-            radius = neighbourhood_radius(t.size[idx], cfg.instance_size / x_sz,
-                                          cfg.total_stride, cfg.response_size)
-            chosen_feat = feat.view(n, s, *feat.shape[1:])[torch.arange(n, device=feat.device), best]
-            cues = torch.cat([response_cues(raw, torch.from_numpy(radius)),
+            raw = resp.view(n, s, cfg.response_size, cfg.response_size)[rows_n, best]
+            radius = torch.from_numpy(neighbourhood_radius(
+                t.size[idx], cfg.instance_size / x_sz, cfg.total_stride, cfg.response_size))
+            chosen_feat = feat.view(n, s, *feat.shape[1:])[rows_n, best]
+            cues = torch.cat([response_cues(raw, radius),
                               cosine_at_peak(z_feat, chosen_feat, raw)[:, None]], dim=1)  # (n, 5)
             found = None
             if cfg.distractors:
-                rows, cols, logits = secondary_peaks(raw, torch.from_numpy(radius),
-                                                     cfg.distractor_gap, cfg.distractors_per_frame)
+                rows, cols, logits = secondary_peaks(raw, radius, cfg.distractor_gap,
+                                                     cfg.distractors_per_frame)
                 found = (windows(chosen_feat, rows, cols, *z_feat.shape[2:]), logits)
 
             # 4. normalise, blend with the cosine window, find the peak

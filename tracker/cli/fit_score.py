@@ -11,7 +11,7 @@ from .errors import EXIT_OK, UserError
 from .options import (add_command, add_device_option, add_dtype_option, add_weights_options,
                       training_sequences, weights_from_args)
 
-DEFAULT_CUES = "relative,psr,margin,apce"
+DEFAULT_CUES = "relative,cosine"     # the shipped models' cues (weights/README.md)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     model = p.add_argument_group("model")
     model.add_argument("--cues", default=DEFAULT_CUES,
                        help=f"comma-separated cues of the model (default {DEFAULT_CUES}; "
-                            "known: peak, relative, psr, margin, apce)")
+                            "known: peak, relative, psr, margin, apce, cosine)")
     add_weights_options(model)
     add_device_option(model)
     add_dtype_option(model)
@@ -45,8 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..confidence import CUES, RAW_PEAK, score_model_path
-    from ..model.weights import file_sha256
+    from ..confidence import CUES, score_model_path
+    from ..model.weights import file_sha256, load_network
     from ..siamfc import SiamFCMultiTracker
     from ..training.score_fit import (KINDS, ScoreSamples, collect_samples, cue_aucs, fit,
                                       held_out_auc)
@@ -69,10 +69,11 @@ def run(args: argparse.Namespace) -> int:
         say(args, f"read {len(samples.iou)} samples from {cache}")
     else:
         sequences, _, _ = training_sequences(args)
-        # the raw peak while sampling: the cues do not depend on the score model
-        tracker = SiamFCMultiTracker.from_pretrained(weights, args.device, backbone=backbone,
-                                                     dtype=args.dtype)
-        tracker.score_model = RAW_PEAK
+        # no score model while sampling (the cues do not depend on it), so that a stale
+        # <weights>.score.json does not stop its own refit
+        network, calibration = load_network(weights, backbone, True, args.dtype, args.device)
+        tracker = SiamFCMultiTracker(network, device=args.device, dtype=args.dtype,
+                                     calibration=calibration)
         bar = progress(len(sequences), "sampling", enabled=not args.quiet, unit="seq")
         try:
             samples = collect_samples(tracker, sequences, exemplars=args.exemplars,
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
         if cache is not None:
             samples.save(str(cache))
-    x, y = samples.labelled()
+    _, y = samples.labelled()
     if y.min() == y.max():
         raise UserError("the samples hold only one class (held or failed); give more data")
     aucs = cue_aucs(samples)
