@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tracker.geometry import context_size
 from tracker.training.losses import (CONTRASTIVE_MARGIN, balanced_weights, contrastive_loss,
                                     distill_loss, label_map, logistic_loss, triplet_loss)
 from tracker.training.pairs import PairConfig, PairDataset
@@ -100,9 +101,9 @@ def test_reader_and_pair_sampler(tmp_path):
             assert sx == sz and abs(seqs[sz].indices[fz] - seqs[sx].indices[fx]) <= 60
             assert not (sz == 2 and (fz == 0 or fx == 0))   # the broken line is never used
     assert 40 < negatives < 140
-    z, x, labels, skipped = ds[0]
+    z, x, labels, box, skipped = ds[0]
     assert z.shape == (3, 127, 127) and x.shape == (3, 255, 255) and labels.shape == (1, 17, 17)
-    assert int(skipped) == 0
+    assert int(skipped) == 0 and box.shape == (4,)
     central = PairDataset(seqs, 10, PairConfig(instance_size=239), seed=1)
     assert central[0][1].shape == (3, 239, 239) and central[0][2].shape == (1, 15, 15)
 
@@ -257,13 +258,18 @@ def test_pair_config_without_augmentation_crops_plainly():
                                 "gray_prob": 0, "color_jitter": 0, "blur_prob": 0,
                                 "occlude_prob": 0})
     ds = PairDataset([TrainSequence("s", ("a.jpg",), np.array([0]), box[None])], 1, off)
-    z, x, labels = ds.make_pair(img, box, img, box, False, np.random.default_rng(1))
-    z2, x2, _ = ds.make_pair(img, box, img, box, False, np.random.default_rng(2))
+    z, x, labels, in_crop = ds.make_pair(img, box, img, box, False, np.random.default_rng(1))
+    z2, x2, _, _ = ds.make_pair(img, box, img, box, False, np.random.default_rng(2))
     np.testing.assert_array_equal(z, z2)          # nothing random left in the crops
     np.testing.assert_array_equal(x, x2)
     np.testing.assert_array_equal(labels, label_map(17, (8, 8), 2))
+    # the target's box in the search crop: centred, at the exemplar's scale (127 px / s_z)
+    side = context_size(40.0, 30.0, 0.5)
+    np.testing.assert_allclose(in_crop, [127, 127, 40 * 127 / side, 30 * 127 / side], rtol=1e-5)
+    _, _, negative_labels, none = ds.make_pair(img, box, img, box, True, np.random.default_rng(1))
+    assert not negative_labels.any() and np.isnan(none).all()
     on = PairDataset(ds.sequences, 1, PairConfig())
-    za, _, _ = on.make_pair(img, box, img, box, False, np.random.default_rng(1))
+    za, _, _, _ = on.make_pair(img, box, img, box, False, np.random.default_rng(1))
     assert not np.array_equal(za, z)              # the default recipe does change them
 
 

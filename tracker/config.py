@@ -47,6 +47,11 @@ class TrackerConfig:
     window_influence: float = 0.176 # weight of the Hann window (cosine window)
     min_scale: float = 0.2          # target size clamp, x initial size
     max_scale: float = 5.0
+    # the box head (SiamFC++'s post-processing, its OTB values; weights with ``head="box"``
+    # track from one search crop: num_scales and the upsampling do not apply)
+    box_lr: float = 0.52            # damping of the size update, x the chosen cell's score
+    box_window_influence: float = 0.21   # weight of the Hann window on the 17x17 scores
+    penalty_k: float = 0.04         # penalty on changes of size and aspect ratio
     # lost state and re-detection (not in the paper; the box is flagged, never dropped)
     lost_threshold: float = 0.35    # score below this ...
     lost_frames: int = 5            # ... for this many frames in a row -> lost
@@ -75,7 +80,8 @@ class TrackerConfig:
                   f"{key} must be a positive integer, got {value!r}")
         for key in ("context", "scale_step", "scale_penalty", "scale_lr", "window_influence",
                     "min_scale", "max_scale", "lost_threshold", "recover_threshold",
-                    "redetect_factor", "distractor_weight", "distractor_gap"):
+                    "redetect_factor", "distractor_weight", "distractor_gap", "box_lr",
+                    "box_window_influence", "penalty_k"):
             value = getattr(self, key)
             check(is_number(value) and math.isfinite(value),
                   f"{key} must be a finite number, got {value!r}")
@@ -92,6 +98,10 @@ class TrackerConfig:
         check(0.0 <= self.scale_lr <= 1.0, f"scale_lr must be in [0, 1], got {self.scale_lr}")
         check(0.0 <= self.window_influence <= 1.0,
               f"window_influence must be in [0, 1], got {self.window_influence}")
+        for key in ("box_lr", "box_window_influence"):
+            check(0.0 <= getattr(self, key) <= 1.0,
+                  f"{key} must be in [0, 1], got {getattr(self, key)}")
+        check(self.penalty_k >= 0.0, f"penalty_k must be >= 0, got {self.penalty_k}")
         check(0.0 < self.min_scale <= 1.0 <= self.max_scale,
               f"need 0 < min_scale <= 1 <= max_scale, got {self.min_scale}, {self.max_scale}")
         for key in ("redetect", "distractors"):

@@ -16,6 +16,8 @@ above clears it; with ``redetect`` a lost target also runs one wide search crop 
 tour from its last confident position, see ``redetect.py``) and moves to its peak when that
 scores at least ``recover_threshold`` and better than the normal step; with ``distractors``
 look-alikes seen beside the target are subtracted from its response (``distractors.py``).
+Weights with the box head (SiamFC++, ``head="box"``) replace steps 1-6 by one search crop per
+target and the box regressed at the best cell (``regression.py``).
 Boxes are 0-based (x, y, w, h) float pixels; frames BGR uint8 (H, W, 3).
 """
 from __future__ import annotations
@@ -44,6 +46,7 @@ from .model.quantize import Int8Backbone, split_calibration
 from .model.runtime import check_precision, pick_precision, resolve_device, resolve_dtype
 from .model.weights import load_network, load_score_model
 from .redetect import peak_to_frame, search_centres
+from .regression import best_cells, change_penalty, damped_size, decode_boxes
 from .staging import FrameUploader
 from .targets import Targets
 
@@ -55,9 +58,10 @@ class TrackResult:
     box: 0-based (x, y, w, h) float pixels; score: confidence in [0, 1] that the box holds
     the target, from the tracker's ``ScoreModel`` over the response cues (see
     ``confidence.py``; without a fitted model, the sigmoid of the peak); scale: the chosen
-    scale factor; target_id: the id given at ``init``/``add``; lost: the score has stayed
-    below the config's ``lost_threshold`` for ``lost_frames`` frames (and not come back
-    above it since); peak: the sigmoid of the peak response logit (the paper's score);
+    scale factor (with the box head: the change of the box's geometric-mean side);
+    target_id: the id given at ``init``/``add``; lost: the score has stayed below the
+    config's ``lost_threshold`` for ``lost_frames`` frames (and not come back above it
+    since); peak: the sigmoid of the peak response logit (the paper's score);
     cues: the response cues by name (``confidence.CUES``), None on the first frame.
     """
 
@@ -126,6 +130,16 @@ class SiamFCMultiTracker:
             if self.model.search_backbone is not None:
                 self.model.search_backbone = GraphedBackbone(self.model.search_backbone)
         cfg = self.cfg
+        self.box_head = self.model.head_kind == "box"
+        if self.box_head and cfg.distractors:
+            raise ValueError("distractor-aware matching (distractors=true) needs weights with "
+                             "the xcorr head; these have the box head")
+        # the box head's 17x17 Hann window (peak 1) and the crop px of its cells
+        hann = hann_window(cfg.response_size)
+        self._box_window = torch.tensor(hann / hann.max(), dtype=torch.float32, device=self.device)
+        self._cells = ((cfg.instance_size - 1) / 2 + cfg.total_stride * (
+            torch.arange(cfg.response_size, dtype=torch.float32, device=self.device)
+            - (cfg.response_size - 1) / 2))
         self.scales = scale_factors(cfg.num_scales, cfg.scale_step)                  # (S,)
         penalty = np.full(cfg.num_scales, cfg.scale_penalty)
         penalty[cfg.num_scales // 2] = 1.0
@@ -148,7 +162,8 @@ class SiamFCMultiTracker:
 
         ``backbone``: a registered name whose default file is used when ``path`` is None
         (``mobilenetv2``; ``alexnet``, the paper's network, ``weights/siamfc_alexnet.pth``;
-        ``alexnet_slim``, ``weights/siamfc_lite.pth``); None reads it from the weights file. ``config`` is a
+        ``alexnet_slim``, ``weights/siamfc_lite.pth``; ``mobilenetv2_64``, the lighter cut,
+        ``weights/siamfc_mobilenetv2_64.pth``); None reads it from the weights file. ``config`` is a
         ``TrackerConfig`` or a preset name;
         ``dtype`` the backbone precision: ``fp32``, ``bf16``, ``fp16`` on CUDA, ``int8`` on
         the CPU (with the calibration file ``<weights>.int8.pth``, see ``siamfc quantize``), or
@@ -282,6 +297,8 @@ class SiamFCMultiTracker:
         scores (sigmoid of the upsampled peak), chosen scales, response cues (n, len(CUES))
         and, with ``distractors``, the (embeddings, logits) of the distractor peaks seen (see
         ``_remember``), and moves their centres and sizes."""
+        if self.box_head:
+            return self._track_box(img, idx, hw)
         cfg, t = self.cfg, self.targets
         n, s = len(idx), cfg.num_scales
         z_feat = t.z_feat if n == len(self.ids) else t.z_feat[torch.from_numpy(idx)]
@@ -359,6 +376,55 @@ class SiamFCMultiTracker:
             t.size[idx] = new_size
         return score_np, scale, cues_np, found
 
+    def _track_box(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+        """The box head's step for targets ``idx`` (``regression.py``): one search crop each
+        at the current size, the best cell's box after the change penalty and the window;
+        returns what ``_track`` does (the scale is the change of the box's side)."""
+        cfg, t = self.cfg, self.targets
+        n = len(idx)
+        z_feat = t.z_feat if n == len(self.ids) else t.z_feat[torch.from_numpy(idx)]
+        timer = self.timer
+        with timer.stage("crop"):
+            x_sz = t.z_sz[idx] * cfg.instance_size / cfg.exemplar_size                 # (n,)
+            x = self._backbone_input(img(t.center[idx], x_sz, cfg.instance_size))
+        with timer.stage("backbone"):
+            feat = self.model.search_features(x).float()
+        with timer.stage("xcorr"):
+            out = self.model.head(z_feat, feat)                       # (n, 1|1|4, 17, 17)
+        with timer.stage("upsample_peak"):
+            to_crop = torch.from_numpy(cfg.instance_size / x_sz).float().to(self.device)  # (n,)
+            size = torch.from_numpy(t.size[idx]).float().to(self.device) * to_crop[:, None]
+            boxes = decode_boxes(out.ltrb, self._cells)                               # (n,4,R,R)
+            raw = out.cls[:, 0]
+            score = torch.sigmoid(raw) * torch.sigmoid(out.quality[:, 0])
+            penalty = change_penalty(boxes, size, cfg.penalty_k)
+            best = best_cells(score, penalty, self._box_window, cfg.box_window_influence)
+            rows_n = torch.arange(n, device=raw.device)
+            picked = boxes.flatten(2)[rows_n, :, best]                                # (n, 4)
+            rate = cfg.box_lr * (penalty.flatten(1)[rows_n, best] * score.flatten(1)[rows_n, best])
+            new_size = damped_size(size, picked[:, 2:], rate) / to_crop[:, None]       # frame px
+            radius = torch.from_numpy(neighbourhood_radius(
+                t.size[idx], cfg.instance_size / x_sz, cfg.total_stride, cfg.response_size))
+            cues = torch.cat([response_cues(raw, radius),
+                              cosine_at_peak(z_feat, feat, raw)[:, None]], dim=1)     # (n, 5)
+            peak = torch.sigmoid(raw.flatten(1).amax(dim=1))
+            back = torch.cat([((picked[:, :2] - (cfg.instance_size - 1) / 2) / to_crop[:, None]).t(),
+                              new_size.t(), peak[None], cues.t()]).double().cpu().numpy()
+            cues_np = self._with_relative(idx, back[5:].T)
+        with timer.stage("bookkeeping"):
+            new_center = t.center[idx] + back[0:2].T
+            new_center[:, 0] = np.clip(new_center[:, 0], 0, hw[1] - 1)
+            new_center[:, 1] = np.clip(new_center[:, 1], 0, hw[0] - 1)
+            t.center[idx] = new_center
+            old = t.size[idx]
+            sized = np.clip(back[2:4].T, cfg.min_scale * t.base_size[idx],
+                            cfg.max_scale * t.base_size[idx])
+            t.size[idx] = sized
+            t.z_sz[idx] = context_size(sized[:, 0], sized[:, 1], cfg.context)
+            scale = np.sqrt(sized.prod(axis=1) / old.prod(axis=1))
+        return back[4], scale, cues_np, None
+
     def _distractor_response(self, idx: np.ndarray, z_feat: torch.Tensor, feat: torch.Tensor,
                              resp: torch.Tensor) -> torch.Tensor:
         """The response of targets ``idx`` with their distractors' weighted mean template
@@ -431,7 +497,7 @@ class SiamFCMultiTracker:
         with self.timer.stage("redetect"):
             x = self._backbone_input(img(centre[None], np.array([side]), cfg.wide_size))
             x_feat = self.model.search_features(x).float()
-            resp = self.model.head(t.z_feat[i:i + 1], x_feat)[0, 0]
+            resp = self.model.response(t.z_feat[i:i + 1], x_feat)[0, 0]
             flat = int(torch.argmax(resp))
             radius = neighbourhood_radius(t.good[i:i + 1, 2:4], cfg.wide_size / side,
                                           cfg.total_stride, resp.shape[0])

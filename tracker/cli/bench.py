@@ -118,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _search(tracker, args: argparse.Namespace) -> str:
+    """How a tracker searches: the scale preset, or the box head's single crop."""
+    return "box head, 1 crop" if tracker.box_head else args.preset
+
+
 def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, decode_s: list,
               governor=None):
     """Time siamfc (1 and ``--targets`` targets) and OpenCV's trackers on the same frames;
@@ -127,16 +132,16 @@ def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, d
     from ..siamfc import SiamFCMultiTracker
 
     results = [bench_siamfc(tracker, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
-                            name=f"siamfc ({args.preset})", governor=governor)]
+                            name=f"siamfc ({_search(tracker, args)})", governor=governor)]
     if args.targets > 1:
         results.append(bench_siamfc(tracker, frames, boxes_arr, args.frames, decode_s=decode_s,
-                                    name=f"siamfc ({args.preset})", governor=governor))
+                                    name=f"siamfc ({_search(tracker, args)})", governor=governor))
     for path in args.compare or []:
         other = SiamFCMultiTracker.from_pretrained(path, device=tracker.device,
                                                    config=tracker_config(args), dtype=args.dtype)
         results.append(bench_siamfc(other, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
                                     name=f"siamfc {other.model.backbone_name} {other.precision} "
-                                         f"({args.preset})", governor=governor))
+                                         f"({_search(other, args)})", governor=governor))
     skipped = []
     if not args.no_opencv:
         others = [TrackerSpec("opencv-csrt")]

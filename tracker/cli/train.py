@@ -41,6 +41,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--init", default="scratch", choices=["scratch", "imagenet"],
                        help="initial weights: scratch (Kaiming, default) or imagenet (the "
                             "mobilenetv2* / efficientnet_lite0* backbones, from their pip package)")
+    model.add_argument("--head", default="xcorr", choices=["xcorr", "box"],
+                       help="xcorr: SiamFC's cross-correlation response (default, the paper's); "
+                            "box: SiamFC++'s head (classification, quality and the box's sides "
+                            "per cell: one search crop per frame, boxes of any shape); its pair "
+                            "defaults jitter scale and aspect more (--set overrides them)")
+    model.add_argument("--start-from", metavar="WEIGHTS.pth",
+                       help="start the backbone from a SiamFC weights file of the same "
+                            "--backbone (e.g. weights/siamfc_mobilenetv2.pth under --head box); "
+                            "its ImageNet stages are frozen as with --init imagenet")
     model.add_argument("--backbone-lr", type=float, default=0.1,
                        help="with --init imagenet: learning rate of the pretrained layers, x that "
                             "of the new ones (default 0.1)")
@@ -88,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from ..model.runtime import resolve_device
-    from ..training.pairs import PairConfig
+    from ..training.pairs import BOX_PAIRS, PairConfig
     from ..training.trainer import TrainConfig, Trainer
 
     device = resolve_device(args.device)
@@ -118,11 +127,12 @@ def run(args: argparse.Namespace) -> int:
                       workers=args.workers, seed=args.seed, amp=args.amp,
                       distill=args.distill or "", distill_weight=args.distill_weight,
                       init=args.init, backbone_lr=args.backbone_lr, train_stages=args.train_stages,
-                      branches=args.branches,
+                      branches=args.branches, head=args.head, start_from=args.start_from or "",
                       unfreeze_epoch=args.unfreeze_epoch,
                       warmup_epochs=(args.warmup_epochs if args.warmup_epochs is not None
-                                     else int(args.init == "imagenet")),
+                                     else int(args.init == "imagenet" or bool(args.start_from))),
                       pairs=PairConfig.from_dict({"instance_size": args.search_size,
+                                                  **(BOX_PAIRS if args.head == "box" else {}),
                                                   **parse_settings(args.set or [])}))
     try:
         trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,

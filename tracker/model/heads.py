@@ -1,7 +1,11 @@
-"""The SiamFC head: cross-correlation of exemplar features over search features."""
+"""Heads on the siamese features: SiamFC's cross-correlation (``XCorrHead``, the paper's) and
+SiamFC++'s box-regression head (``BoxHead``)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -50,3 +54,77 @@ class XCorrHead(nn.Module):
         """(N, C, 6, 6), (N*K, C, 22, 22) -> (N*K, 1, 17, 17) response logits."""
         out = xcorr(z, x) * self.adjust
         return out + self.bias.to(out.dtype) if self.bias is not None else out
+
+
+def dwxcorr(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Depth-wise cross-correlation: each channel of the exemplar slides over the same channel
+    of the search features (SiamRPN++), one grouped convolution.
+
+    z: (N, C, hz, wz); x: (N * K, C, hx, wx), K consecutive rows per exemplar as in ``xcorr``.
+    Returns (N * K, C, hx - hz + 1, wx - wz + 1).
+    """
+    n, c, hz, wz = z.shape
+    nk, _, hx, wx = x.shape
+    if nk % n != 0 or x.shape[1] != c:
+        raise ValueError(f"dwxcorr: search batch {tuple(x.shape)} does not match exemplars {tuple(z.shape)}")
+    kernel = z.repeat_interleave(nk // n, dim=0).reshape(nk * c, 1, hz, wz)
+    out = F.conv2d(x.reshape(1, nk * c, hx, wx), kernel, groups=nk * c)
+    return out.view(nk, c, out.shape[-2], out.shape[-1])
+
+
+def _conv_bn(cin: int, cout: int, k: int, relu: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout)]
+    return layers + [nn.ReLU(inplace=True)] if relu else layers
+
+
+@dataclass(frozen=True)
+class BoxOutput:
+    """What ``BoxHead`` predicts per response cell (all (B, ., 17, 17) for 127/255 crops):
+    ``cls`` the target/background logit, ``quality`` the centre-ness logit (how central the
+    cell lies in the target: SiamFC++'s quality score), ``ltrb`` the distances from the cell's
+    position in the search crop to the box's left, top, right and bottom sides (search crop
+    px, > 0)."""
+
+    cls: torch.Tensor
+    quality: torch.Tensor
+    ltrb: torch.Tensor
+
+
+class BoxHead(nn.Module):
+    """SiamFC++'s head (Xu et al., AAAI 2020) on our correlation: per branch (classification,
+    box) a 1x1 adjust convolution (+BN) of the exemplar and of the search features, their
+    depth-wise cross-correlation, a tower of 3x3 conv-BN-ReLU layers (padded: the map stays
+    17x17), then a 3x3 convolution to the outputs: classification and quality logits from the
+    classification tower, the four side distances from the box tower as
+    ``REG_BASE * exp(r)`` px (r = 0 gives a 2 * REG_BASE px square about the cell).
+    """
+
+    REG_BASE = 32.0     # px of the 255 search crop: a typical target is about 64 px across
+
+    def __init__(self, in_channels: int, hidden: int = 128, tower: int = 2) -> None:
+        super().__init__()
+        self.in_channels, self.hidden, self.tower = in_channels, hidden, tower
+        self.z_cls = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
+        self.x_cls = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
+        self.z_box = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
+        self.x_box = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
+        self.cls_tower = nn.Sequential(*[m for _ in range(tower) for m in _conv_bn(hidden, hidden, 3, True)])
+        self.box_tower = nn.Sequential(*[m for _ in range(tower) for m in _conv_bn(hidden, hidden, 3, True)])
+        self.cls_out = nn.Conv2d(hidden, 2, 3, padding=1)      # channels: cls, quality
+        self.box_out = nn.Conv2d(hidden, 4, 3, padding=1)
+        self.init_outputs()
+
+    def init_outputs(self) -> None:
+        """Small output weights: every cell starts at logit 0 and a 2 * REG_BASE px square
+        (``network.init_weights`` calls this after its Kaiming initialisation)."""
+        for conv in (self.cls_out, self.box_out):
+            nn.init.normal_(conv.weight, std=0.01)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> BoxOutput:
+        """(N, C, 8, 8) exemplar and (N*K, C, 24, 24) search features -> ``BoxOutput`` of
+        (N*K, 1 | 1 | 4, 17, 17); fp32 whatever the features' precision."""
+        z, x = z.float(), x.float()
+        c = self.cls_out(self.cls_tower(dwxcorr(self.z_cls(z), self.x_cls(x))))
+        r = self.box_out(self.box_tower(dwxcorr(self.z_box(z), self.x_box(x))))
+        return BoxOutput(c[:, :1], c[:, 1:], self.REG_BASE * torch.exp(r.clamp(-6.0, 6.0)))

@@ -1,5 +1,5 @@
-"""The siamese network: a backbone (shared by both crops, or one per branch) followed by the
-cross-correlation head."""
+"""The siamese network: a backbone (shared by both crops, or one per branch) followed by a head:
+SiamFC's cross-correlation (``xcorr``) or SiamFC++'s box regression (``box``)."""
 from __future__ import annotations
 
 import copy
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .backbones import build_backbone
-from .heads import XCorrHead
+from .heads import BoxHead, BoxOutput, XCorrHead
 
 
 #: key of the saved weights that names the backbone (utf-8 bytes as a uint8 tensor): registered
@@ -19,6 +19,9 @@ NAME_KEY = "siamfc.backbone"
 BRANCHES = ("shared", "separate")
 #: prefix of the search branch's tensors in weights files of ``branches="separate"``
 SEARCH_BRANCH = "search_backbone."
+HEADS = ("xcorr", "box")
+#: a tensor only the box head has (how a weights file says which head it is)
+BOX_HEAD_KEY = "head.box_out.weight"
 
 
 class SiamNet(nn.Module):
@@ -29,18 +32,28 @@ class SiamNet(nn.Module):
     ``branches="shared"`` (the siamese network, SiamFC's): psi = phi. ``"separate"`` (a
     pseudo-siamese network): psi has phi's architecture and starting weights, and its own
     weights from then on (``search_backbone``; its tensors say so in a weights file).
+    ``head="xcorr"``: the paper's response map; ``"box"``: SiamFC++'s per-cell classification,
+    quality and box (``BoxHead``; ``forward`` returns a ``BoxOutput``).
     """
 
     def __init__(self, backbone: str | nn.Module = "alexnet", adjust: float = 0.001,
-                 branches: str = "shared") -> None:
+                 branches: str = "shared", head: str = "xcorr") -> None:
         super().__init__()
         if branches not in BRANCHES:
             raise ValueError(f"branches must be one of {BRANCHES}, got {branches!r}")
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.backbone_name = backbone if isinstance(backbone, str) else type(backbone).__name__
         self.backbone = build_backbone(backbone) if isinstance(backbone, str) else backbone
         self.search_backbone = copy.deepcopy(self.backbone) if branches == "separate" else None
         # the paper's bias b: for the backbones that ask for it (those trained since it came)
-        self.head = XCorrHead(adjust, bias=getattr(self.backbone, "head_bias", False))
+        self.head: nn.Module = (BoxHead(feature_channels(self.backbone)) if head == "box" else
+                                XCorrHead(adjust, bias=getattr(self.backbone, "head_bias", False)))
+
+    @property
+    def head_kind(self) -> str:
+        """``xcorr`` or ``box``."""
+        return "box" if isinstance(self.head, BoxHead) else "xcorr"
 
     @property
     def branches(self) -> str:
@@ -66,9 +79,28 @@ class SiamNet(nn.Module):
         branch = self.search_backbone if self.search_backbone is not None else self.backbone
         return branch(crops)
 
-    def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, 127, 127) exemplars and (N*K, 3, 255, 255) searches -> (N*K, 1, 17, 17)."""
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor | BoxOutput:
+        """(N, 3, 127, 127) exemplars and (N*K, 3, 255, 255) searches -> (N*K, 1, 17, 17)
+        response logits (xcorr head) or a ``BoxOutput`` of 17x17 maps (box head)."""
         return self.head(self.features(z), self.search_features(x))
+
+    def response(self, z_feat: torch.Tensor, x_feat: torch.Tensor) -> torch.Tensor:
+        """(N*K, 1, h, w) target logits of features: the xcorr response or the box head's
+        classification map."""
+        out = self.head(z_feat, x_feat)
+        return out.cls if isinstance(out, BoxOutput) else out
+
+
+def feature_channels(backbone: nn.Module) -> int:
+    """Channels of a backbone's features (its ``out_channels``, else measured on a 127 crop)."""
+    channels = getattr(backbone, "out_channels", None)
+    if isinstance(channels, int):
+        return channels
+    with torch.no_grad():
+        was = backbone.training
+        out = backbone.eval()(torch.zeros(1, 3, 127, 127))
+        backbone.train(was)
+    return int(out.shape[1])
 
 
 def name_tensor(name: str) -> torch.Tensor:
@@ -85,6 +117,11 @@ def backbone_from_state(state: dict[str, torch.Tensor]) -> str | None:
     """The backbone name stored in a weights state (removed from ``state``), or None."""
     name = state.pop(NAME_KEY, None)
     return None if name is None else bytes(name.to(torch.uint8).tolist()).decode(errors="replace")
+
+
+def head_of(state: dict[str, torch.Tensor]) -> str:
+    """``box`` when a weights state holds the box head's tensors, else ``xcorr``."""
+    return "box" if BOX_HEAD_KEY in state else "xcorr"
 
 
 def branches_of(state: dict[str, torch.Tensor]) -> str:
@@ -105,3 +142,6 @@ def init_weights(model: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+    for m in model.modules():       # heads with output layers of their own initialisation
+        if hasattr(m, "init_outputs"):
+            m.init_outputs()

@@ -9,15 +9,15 @@ import torch
 
 from ..errors import WeightsError
 from .fusion import fold_batchnorm
-from .network import (NAME_KEY, SiamNet, backbone_from_state, branches_of, init_weights,
-                      name_tensor)
+from .network import (NAME_KEY, SiamNet, backbone_from_state, branches_of, head_of,
+                      init_weights, name_tensor)
 from .quantize import calibration_fits, calibration_path, load_calibration
 from .runtime import check_precision, int8_pays, resolve_device
 
 DEFAULT_BACKBONE = "mobilenetv2"   # the network of the default weights file
 LITE_BACKBONE = "alexnet_slim"     # the backbone of weights/siamfc_lite.pth
 DEFAULT_FILES = {"mobilenetv2": "siamfc_mobilenetv2.pth", "alexnet": "siamfc_alexnet.pth",
-                 LITE_BACKBONE: "siamfc_lite.pth"}
+                 LITE_BACKBONE: "siamfc_lite.pth", "mobilenetv2_64": "siamfc_mobilenetv2_64.pth"}
 HOW_TO_GET = ("check the path given to --weights (or $SIAMFC_WEIGHTS, which sets the default "
               "file); the shipped files are listed in weights/README.md")
 
@@ -99,7 +99,7 @@ def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
             from .backbones import BACKBONES
             raise WeightsError(f"weights file {path} fits none of the backbones {sorted(BACKBONES)} "
                                f"(first keys: {sorted(state)[:3]})")
-    model = SiamNet(backbone, branches=branches_of(state))
+    model = SiamNet(backbone, branches=branches_of(state), head=head_of(state))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -1,7 +1,9 @@
 """Training pairs: exemplar and search crops from two frames of a track, with augmentation.
 
-Each sample is (z (3, 127, 127) float32, x (3, 255, 255) float32, labels (1, 17, 17) float32),
-pixels BGR in [0, 255] as the tracker feeds them: the search crop the tracker uses. (The paper
+Each sample is (z (3, 127, 127) float32, x (3, 255, 255) float32, labels (1, 17, 17) float32,
+box (4,) float32), pixels BGR in [0, 255] as the tracker feeds them: the search crop the tracker
+uses; ``box`` is the target's (cx, cy, w, h) in search-crop px (NaN for a negative pair), what
+the box head learns. (The paper
 trains on the central 239 px, 15x15 response; ``instance_size=239`` does that, about 12% less
 compute, but scored lower on otb-dev here; see weights/README.md.) The label disc is centred
 where the target really lies in the search crop (shifts are known), radius 16 px.
@@ -82,6 +84,11 @@ class PairConfig:
         return (self.instance_size - self.exemplar_size) // self.total_stride + 1
 
 
+#: the box head's pair settings (``siamfc train --head box``): it regresses the box from one
+#: search crop, so its pairs vary the target's size, shape and position in that crop more
+BOX_PAIRS = {"scale_jitter": 0.25, "aspect_jitter": 0.25, "shift": 32.0}
+
+
 def _warp(img: np.ndarray, cx: float, cy: float, sw: float, sh: float, out: int,
           pad: np.ndarray) -> np.ndarray:
     """Rectangle of sw x sh px centred on (cx, cy) resized to out x out (bilinear, mean pad)."""
@@ -135,8 +142,9 @@ class PairDataset(Dataset):
         fx = int(rng.choice(near))
         return sz, fz, sz, fx, False
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(z, x, labels, skipped): ``skipped`` counts unreadable frames passed over (int64)."""
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        """(z, x, labels, box, skipped): ``skipped`` counts unreadable frames passed over
+        (int64)."""
         rng = np.random.default_rng((self.seed, self.epoch, index))
         skipped = 0
         for _ in range(MAX_READ_TRIES):
@@ -149,16 +157,17 @@ class PairDataset(Dataset):
         else:
             raise RuntimeError(f"could not read {MAX_READ_TRIES} training pairs in a row (last "
                                f"tried {self.sequences[sz].frames[fz]}); check the data")
-        z, x, labels = self.make_pair(img_z, self.sequences[sz].boxes[fz],
-                                      img_x, self.sequences[sx].boxes[fx], negative, rng)
+        z, x, labels, box = self.make_pair(img_z, self.sequences[sz].boxes[fz],
+                                           img_x, self.sequences[sx].boxes[fx], negative, rng)
         return (torch.from_numpy(z).permute(2, 0, 1), torch.from_numpy(x).permute(2, 0, 1),
-                torch.from_numpy(labels)[None], torch.tensor(skipped))
+                torch.from_numpy(labels)[None], torch.from_numpy(box), torch.tensor(skipped))
 
     # -- crops and augmentation ----------------------------------------------------------------
     def make_pair(self, img_z: np.ndarray, box_z: np.ndarray, img_x: np.ndarray,
                   box_x: np.ndarray, negative: bool, rng: np.random.Generator
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Crop and augment one pair; returns HWC float32 crops and the (17, 17) label map."""
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Crop and augment one pair; returns HWC float32 crops, the (17, 17) label map and
+        the target's (cx, cy, w, h) in the search crop (px; NaN when ``negative``)."""
         c = self.cfg
         cz = ltwh_to_cxcywh(box_z)
         s_z = float(context_size(cz[2], cz[3], c.context))
@@ -195,10 +204,14 @@ class PairDataset(Dataset):
         centre = (size - 1) / 2
         if negative:
             labels = np.zeros((size, size), np.float32)
+            box = np.full(4, np.nan, np.float32)
         else:
             labels = label_map(size, (centre + tx / c.total_stride, centre + ty / c.total_stride),
                                c.positive_radius / c.total_stride)
-        return np.ascontiguousarray(z), np.ascontiguousarray(x), labels
+            middle = (c.instance_size - 1) / 2
+            box = np.array([middle + tx, middle + ty, cx[2] * c.instance_size / sw,
+                            cx[3] * c.instance_size / sh], np.float32)
+        return np.ascontiguousarray(z), np.ascontiguousarray(x), labels, box
 
     def _color(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Saturation, contrast and brightness jitter of an HWC float32 BGR crop (in place)."""

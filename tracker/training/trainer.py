@@ -19,9 +19,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from ..model.network import BRANCHES, SiamNet, init_weights, weights_state
+from ..model.network import BRANCHES, HEADS, SiamNet, init_weights, weights_state
 from ..model.runtime import cpu_info
 from ..model.weights import load_model
+from .boxes import box_loss, box_targets
 from .losses import LOSSES, distill_loss
 from .pairs import PairConfig, PairDataset
 from .sequences import TrainSequence
@@ -54,6 +55,8 @@ class TrainConfig:
     unfreeze_epoch: int = 5      # epochs with every pretrained layer frozen before that
     warmup_epochs: int = 0       # learning rate rises linearly from a tenth over these
     branches: str = "shared"     # shared (siamese) | separate (pseudo-siamese: own search weights)
+    head: str = "xcorr"          # xcorr (SiamFC's response) | box (SiamFC++: class, quality, box)
+    start_from: str = ""         # SiamFC weights file whose backbone tensors start the network
     pairs: PairConfig = field(default_factory=PairConfig)
 
     def __post_init__(self) -> None:
@@ -70,6 +73,11 @@ class TrainConfig:
             raise ValueError(f"distill_weight must be a finite number >= 0, got {self.distill_weight}")
         if self.branches not in BRANCHES:
             raise ValueError(f"branches must be one of {BRANCHES}, got {self.branches!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.head == "box" and (self.distill or self.loss != "logistic"):
+            raise ValueError("the box head trains with its own losses (logistic classification, "
+                             "quality BCE, IoU): drop --distill and keep --loss logistic")
         if self.init not in ("scratch", "imagenet"):
             raise ValueError(f"init must be scratch or imagenet, got {self.init!r}")
         if not (math.isfinite(self.backbone_lr) and self.backbone_lr >= 0):
@@ -81,6 +89,12 @@ class TrainConfig:
     @property
     def steps_per_epoch(self) -> int:
         return max(1, self.pairs_per_epoch // self.batch_size)
+
+    @property
+    def pretrained(self) -> bool:
+        """The backbone starts from trained weights (ImageNet, or ``start_from``): its
+        pretrained parts are frozen by the schedule and learn at ``backbone_lr``."""
+        return self.init == "imagenet" or bool(self.start_from)
 
 
 def use_bf16(amp: str, device: torch.device) -> bool:
@@ -114,13 +128,28 @@ def pretrained_parts(model: SiamNet) -> list[torch.nn.Module]:
 
 def set_trainable(model: SiamNet, cfg: TrainConfig, epoch: int) -> None:
     """Freeze the pretrained parts for ``epoch`` (0-based): all of them before
-    ``unfreeze_epoch``, then all but the last ``train_stages``. Only with ``init="imagenet"``."""
-    if cfg.init != "imagenet":
+    ``unfreeze_epoch``, then all but the last ``train_stages``. Only for a pretrained backbone
+    (``cfg.pretrained``)."""
+    if not cfg.pretrained:
         return
     parts = pretrained_parts(model)
     tuned = cfg.train_stages if epoch >= cfg.unfreeze_epoch else 0
     for i, part in enumerate(parts):
         part.requires_grad_(i >= len(parts) - tuned)
+
+
+def start_backbone(model: SiamNet, path: str) -> None:
+    """Copy the backbone tensors (``backbone.*``, ``search_backbone.*``) of the SiamFC weights
+    file ``path`` into ``model``; the head stays as initialised. ``ValueError`` naming the
+    file when its backbone is another one."""
+    source = load_model(path).state_dict()
+    target = model.state_dict()
+    keys = [k for k in target if k.split(".")[0] in ("backbone", "search_backbone")]
+    wrong = [k for k in keys if k not in source or source[k].shape != target[k].shape]
+    if wrong:
+        raise ValueError(f"{path}: its backbone does not fit {model.backbone_name!r} "
+                         f"({wrong[0]} missing or of another shape); pick weights of that backbone")
+    model.load_state_dict({**target, **{k: source[k] for k in keys}})
 
 
 def freeze_batchnorm(model: SiamNet) -> None:
@@ -171,7 +200,7 @@ class Trainer:
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)   # same initial weights on every rank
-        self.model = SiamNet(cfg.backbone, branches=cfg.branches)
+        self.model = SiamNet(cfg.backbone, branches=cfg.branches, head=cfg.head)
         init_weights(self.model)
         if cfg.init == "imagenet":
             from ..model.backbones.pretrained import load_imagenet
@@ -179,6 +208,8 @@ class Trainer:
                 raise ValueError(f"backbone {cfg.backbone!r} has no ImageNet initialisation; "
                                  "use --init scratch")
             load_imagenet(self.model.backbone)
+        if cfg.start_from:
+            start_backbone(self.model, cfg.start_from)
         self.model.copy_exemplar_branch()     # separate branches start equal
         self.model.to(self.device).to(memory_format=torch.channels_last)
         self.net: torch.nn.Module = self.model
@@ -187,7 +218,7 @@ class Trainer:
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         # pretrained layers learn at backbone_lr x the rate of the new ones ("scale" per group)
         pretrained = ({id(p) for part in pretrained_parts(self.model) for p in part.parameters()}
-                      if cfg.init == "imagenet" else set())
+                      if cfg.pretrained else set())
         groups = [{"params": [p for p in self.model.parameters() if id(p) not in pretrained],
                    "scale": 1.0},
                   {"params": [p for p in self.model.parameters() if id(p) in pretrained],
@@ -259,11 +290,12 @@ class Trainer:
                                 persistent_workers=False, prefetch_factor=4 if cfg.workers else None)
             self.model.train()
             set_trainable(self.model, cfg, self.epoch)
-            if cfg.init == "imagenet":
+            if cfg.pretrained:
                 freeze_batchnorm(self.model)
-            sums = {"loss": 0.0, "pos": 0.0, "neg": 0.0, "n": 0, "skipped": 0, "distill": 0.0}
+            sums = {"loss": 0.0, "pos": 0.0, "neg": 0.0, "n": 0, "skipped": 0, "distill": 0.0,
+                    "iou": 0.0, "iou_n": 0}
             start = time.perf_counter()
-            for i, (z, x, labels, skipped) in enumerate(loader):
+            for i, (z, x, labels, boxes, skipped) in enumerate(loader):
                 sums["skipped"] += int(skipped.sum())
                 lr = learning_rate(cfg, self.step, total, self.steps_per_epoch)
                 for group in self.optimizer.param_groups:
@@ -272,8 +304,19 @@ class Trainer:
                 x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 labels = labels.to(self.device)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                    logits = self.net(z, x)
-                loss = self.loss_fn(logits.float(), labels)
+                    out = self.net(z, x)
+                if cfg.head == "box":
+                    # the box head's labels come from the box (cells inside its central part)
+                    targets = box_targets(boxes.to(self.device), out.cls.shape[-1],
+                                          cfg.pairs.total_stride, cfg.pairs.instance_size)
+                    loss, parts = box_loss(out, targets)
+                    logits, labels = out.cls, targets.labels
+                    if parts["iou"] == parts["iou"]:
+                        sums["iou"] += parts["iou"]
+                        sums["iou_n"] += 1
+                else:
+                    logits = out
+                    loss = self.loss_fn(logits.float(), labels)
                 if self.teacher is not None:
                     with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16,
                                                          enabled=self.bf16):
@@ -305,6 +348,8 @@ class Trainer:
                    "skipped": self._all_ranks_sum(sums["skipped"])}
             if self.teacher is not None:
                 row["distill"] = sums["distill"] / n   # its share of "loss", unweighted
+            if cfg.head == "box":                      # mean IoU of the boxes on positive cells
+                row["box_iou"] = sums["iou"] / max(1, sums["iou_n"])
             weights = self.save()
             row["dev_auc"] = float("nan")
             if self.validate is not None and self.rank == 0 and (

@@ -1,0 +1,242 @@
+"""The box head (SiamFC++): correlation, targets, losses, the tracking step, training, files."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tracker.config import TrackerConfig
+from tracker.diagnostics.synthetic import make_shape_clip
+from tracker.model.fusion import fold_batchnorm
+from tracker.geometry import context_size
+from tracker.model.heads import BoxHead, BoxOutput, dwxcorr
+from tracker.model.network import SiamNet, init_weights, weights_state
+from tracker.model.weights import load_model, weights_dirs
+from tracker.regression import best_cells, change_penalty, damped_size, decode_boxes
+from tracker.siamfc import SiamFCMultiTracker, SiamFCTracker
+from tracker.training.boxes import box_loss, box_targets, cell_positions, ltrb_iou
+
+from .test_training import make_got_root
+
+
+def box_net(backbone: str = "alexnet_slim", seed: int = 0) -> SiamNet:
+    torch.manual_seed(seed)
+    net = SiamNet(backbone, head="box")
+    init_weights(net)
+    return net.eval()
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_dwxcorr_is_a_per_channel_correlation(k):
+    z, x = torch.randn(2, 5, 4, 4), torch.randn(2 * k, 5, 9, 9)
+    out = dwxcorr(z, x)
+    assert out.shape == (2 * k, 5, 6, 6)
+    for row in range(2 * k):
+        for c in range(5):
+            ref = F.conv2d(x[row:row + 1, c:c + 1], z[row // k, c].view(1, 1, 4, 4))
+            torch.testing.assert_close(out[row, c], ref[0, 0], rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="does not match"):
+        dwxcorr(z, torch.randn(3, 5, 9, 9))
+
+
+@pytest.mark.parametrize("backbone", ["alexnet_slim", "mobilenetv2"])
+def test_box_head_shapes_and_folding(backbone):
+    net = box_net(backbone)
+    for m in net.modules():          # non-trivial BatchNorm statistics, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    z, x = torch.rand(2, 3, 127, 127) * 255, torch.rand(6, 3, 255, 255) * 255
+    with torch.no_grad():
+        out, folded = net(z, x), fold_batchnorm(net)(z, x)
+    assert isinstance(out, BoxOutput) and net.head_kind == "box"
+    assert out.cls.shape == out.quality.shape == (6, 1, 17, 17) and out.ltrb.shape == (6, 4, 17, 17)
+    assert (out.ltrb > 0).all()
+    # the side distances compared as their logarithms (the head's own output)
+    for a, b in ((out.cls, folded.cls), (out.quality, folded.quality),
+                 (out.ltrb.log(), folded.ltrb.log())):
+        assert (a - b).abs().max() <= 1e-3 * a.abs().max() + 1e-4
+
+
+@pytest.mark.parametrize("box", [(127, 127, 64, 32), (100, 150, 40, 90), (180, 70, 30, 30)])
+def test_box_targets_place_the_box_on_the_cells(box):
+    t = box_targets(torch.tensor([box, [float("nan")] * 4], dtype=torch.float32))
+    cx, cy, w, h = box
+    pos = cell_positions(17, 8, 255)
+    inside = ((pos[None, :] - cx).abs() <= w / 4) & ((pos[:, None] - cy).abs() <= h / 4)
+    assert torch.equal(t.labels[0, 0] > 0, inside)
+    assert t.labels[1].sum() == 0                      # a negative pair has no positive cell
+    r, c = np.argwhere(inside.numpy())[0]
+    px, py = pos[c], pos[r]
+    torch.testing.assert_close(t.ltrb[0, :, r, c], torch.tensor(
+        [px - (cx - w / 2), py - (cy - h / 2), cx + w / 2 - px, cy + h / 2 - py]))
+    # the box decodes back from the targets at every positive cell
+    decoded = decode_boxes(t.ltrb[:1], pos)[0].permute(1, 2, 0)[inside]
+    torch.testing.assert_close(decoded, torch.tensor([box], dtype=torch.float32).expand_as(decoded))
+    assert 0 < t.quality[0, 0][inside].min() and t.quality[0, 0][inside].max() <= 1
+
+
+def test_box_targets_keep_the_nearest_cell_of_a_small_target():
+    t = box_targets(torch.tensor([[130.0, 125.0, 10.0, 10.0]]))
+    assert t.labels.sum() == 1 and t.labels[0, 0, 8, 8] == 1
+
+
+def test_ltrb_iou_and_box_loss():
+    a = torch.tensor([[10.0, 10, 10, 10]]).view(1, 4, 1, 1)
+    assert ltrb_iou(a, a).item() == pytest.approx(1)
+    half = torch.tensor([[10.0, 10, 0, 10]]).view(1, 4, 1, 1) + 1e-9
+    assert ltrb_iou(half, a).item() == pytest.approx(0.5)
+    targets = box_targets(torch.tensor([[127.0, 127.0, 64.0, 48.0]]))
+    logit = torch.logit(targets.quality.clamp(1e-4, 1 - 1e-4))
+    perfect = BoxOutput((targets.labels * 2 - 1) * 20, logit, targets.ltrb.clamp(min=1e-3))
+    wrong = BoxOutput(perfect.cls, logit, targets.ltrb.clamp(min=1e-3) * 2)
+    good, parts = box_loss(perfect, targets)
+    bad, bad_parts = box_loss(wrong, targets)
+    assert parts["iou"] == pytest.approx(1, abs=1e-5) and bad_parts["iou"] < 0.5
+    assert good < bad
+    # negatives only: the box terms vanish, the loss stays finite and differentiable
+    ltrb = torch.ones(1, 4, 17, 17, requires_grad=True)
+    loss, _ = box_loss(BoxOutput(torch.zeros(1, 1, 17, 17), torch.zeros(1, 1, 17, 17), ltrb),
+                       box_targets(torch.full((1, 4), float("nan"))))
+    loss.backward()
+    assert torch.isfinite(loss)
+
+
+def test_change_penalty_and_selection():
+    same = torch.tensor([[127.0, 127, 60, 40]]).view(1, 4, 1, 1).expand(1, 4, 3, 3).clone()
+    size = torch.tensor([[60.0, 40]])
+    assert torch.allclose(change_penalty(same, size, 0.04), torch.ones(1, 3, 3))
+    wider, narrower = same.clone(), same.clone()
+    wider[:, 2] *= 1.5
+    narrower[:, 2] /= 1.5
+    p_w, p_n = change_penalty(wider, size, 0.04), change_penalty(narrower, size, 0.04)
+    assert (p_w < 1).all() and (p_n < 1).all()
+    assert change_penalty(wider, size, 0.2).max() < p_w.min()      # larger k, larger penalty
+    score = torch.zeros(1, 3, 3)
+    score[0, 0, 2] = 1.0
+    window = torch.zeros(3, 3)
+    window[1, 1] = 1.0
+    assert best_cells(score, torch.ones(1, 3, 3), window, 0.2).item() == 2
+    assert best_cells(score, torch.ones(1, 3, 3), window, 0.6).item() == 4
+    torch.testing.assert_close(damped_size(size, size * 2, torch.tensor([0.25])), size * 1.25)
+
+
+class FixedBoxHead(BoxHead):
+    """A box head that predicts one box (cx, cy, w, h search-crop px) at every cell, with the
+    cell nearest its centre scored highest."""
+
+    def __init__(self, box):
+        super().__init__(128)
+        self.box = box
+
+    def forward(self, z, x):
+        n = x.shape[0]
+        pos = cell_positions(17, 8, 255)
+        cx, cy, w, h = self.box
+        ltrb = torch.stack(torch.broadcast_tensors(
+            pos.view(1, -1) - (cx - w / 2), pos.view(-1, 1) - (cy - h / 2),
+            (cx + w / 2) - pos.view(1, -1), (cy + h / 2) - pos.view(-1, 1)))
+        d2 = (pos.view(1, -1) - cx) ** 2 + (pos.view(-1, 1) - cy) ** 2
+        cls = (6.0 - d2 / 8).expand(n, 1, 17, 17)
+        return BoxOutput(cls, torch.full((n, 1, 17, 17), 10.0), ltrb.expand(n, 4, 17, 17))
+
+
+def test_box_step_moves_to_the_predicted_box_and_damps_its_size():
+    """One update with a head that predicts a wider box right of centre: the centre moves
+    there (crop px -> frame px), the size moves by box_lr x penalty x score, aspect free."""
+    net = box_net()
+    net.head = FixedBoxHead((127 + 16, 127, 96, 48))
+    cfg = TrackerConfig()
+    tracker = SiamFCTracker(net, cfg, device="cpu", dtype="fp32")
+    frame = np.zeros((400, 400, 3), np.uint8)
+    box = (150.0, 170.0, 60.0, 60.0)                   # centre (179.5, 199.5)
+    tracker.init(frame, box)
+    to_crop = 255 / (context_size(60, 60, 0.5) * 255 / 127)          # crop px per frame px
+    result = tracker.update(frame)
+    cx, cy = result.box[0] + (result.box[2] - 1) / 2, result.box[1] + (result.box[3] - 1) / 2
+    assert cx == pytest.approx(179.5 + 16 / to_crop, abs=1e-3) and cy == pytest.approx(199.5, abs=1e-3)
+    size = torch.tensor([[60.0, 60.0]]) * to_crop
+    boxes = decode_boxes(net.head(None, torch.zeros(1)).ltrb, cell_positions(17, 8, 255))
+    penalty = change_penalty(boxes, size, cfg.penalty_k)[0, 8, 10].item()
+    score = torch.sigmoid(torch.tensor(6.0)).item() * torch.sigmoid(torch.tensor(10.0)).item()
+    rate = cfg.box_lr * penalty * score
+    assert result.box[2] == pytest.approx(60 * (1 - rate) + 96 / to_crop * rate, rel=1e-4)
+    assert result.box[3] == pytest.approx(60 * (1 - rate) + 48 / to_crop * rate, rel=1e-4)
+    assert result.box[2] > 60 > result.box[3]          # the aspect ratio is not held fixed
+
+
+def test_box_head_tracker_runs_batched(small_clip):
+    """Random weights: finite boxes for several targets, re-detection on, and distractors
+    refused."""
+    net = box_net()
+    multi = SiamFCMultiTracker(net, TrackerConfig(redetect=True, lost_threshold=0.6,
+                                                  recover_threshold=0.6), device="cpu",
+                               dtype="fp32")
+    first = small_clip.boxes[0]
+    multi.init(small_clip.frames[0], [first, first + np.array([10, 5, 0, 0])])
+    for frame in small_clip.frames[1:]:
+        results = multi.update(frame)
+    for r in results:
+        assert np.all(np.isfinite(r.box)) and r.box[2] > 0 and r.box[3] > 0
+        assert 0 <= r.score <= 1 and set(r.cues) >= {"peak", "cosine"}
+    with pytest.raises(ValueError, match="xcorr head"):
+        SiamFCMultiTracker(net, TrackerConfig(distractors=True), device="cpu")
+
+
+def test_box_head_weights_file_round_trip(tmp_path):
+    net = box_net()
+    torch.save(weights_state(net), tmp_path / "box.pth")
+    loaded = load_model(tmp_path / "box.pth")
+    assert loaded.head_kind == "box" and loaded.backbone_name == "alexnet_slim"
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[k], v)
+
+
+def test_short_box_training_lowers_loss_and_starts_from_weights(tmp_path):
+    from tracker.training.pairs import BOX_PAIRS, PairConfig
+    from tracker.training.sequences import read_got_style
+    from tracker.training.trainer import TrainConfig, Trainer
+    seqs, _ = read_got_style(make_got_root(tmp_path / "data"))
+    start = tmp_path / "start.pth"
+    torch.save(weights_state(box_net().cpu()), start)   # any weights of the same backbone
+    cfg = TrainConfig(epochs=1, pairs_per_epoch=48, batch_size=4, workers=0, backbone="alexnet_slim",
+                      head="box", start_from=str(start), lr_start=1e-2, lr_end=1e-3,
+                      pairs=PairConfig(**{**BOX_PAIRS, "neg_prob": 0.0, "color_jitter": 0.0}))
+    trainer = Trainer(seqs, tmp_path / "run", cfg)
+    source = load_model(start).state_dict()
+    for k, v in trainer.model.state_dict().items():
+        if k.startswith("backbone."):
+            torch.testing.assert_close(v, source[k])
+    losses = []
+    rows = trainer.train(on_step=lambda i, n, loss: losses.append(loss))
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert 0 < rows[0]["box_iou"] <= 1
+    assert load_model(tmp_path / "run" / "epoch_001.pth").head_kind == "box"
+    other = tmp_path / "other.pth"
+    torch.save(weights_state(box_net("alexnet")), other)
+    with pytest.raises(ValueError, match="other.pth: its backbone does not fit"):
+        Trainer(seqs, tmp_path / "run2", TrainConfig(backbone="alexnet_slim", head="box",
+                                                     start_from=str(other)))
+    with pytest.raises(ValueError, match="own losses"):
+        TrainConfig(head="box", loss="triplet")
+
+
+def test_shape_clip_turns_from_square_to_one_by_three():
+    clip = make_shape_clip(num_frames=60)
+    first, last = clip.boxes[0], clip.boxes[-1]
+    assert first[3] / first[2] == pytest.approx(1, abs=0.05)
+    assert last[3] / last[2] == pytest.approx(3, abs=0.1)
+    assert first[2] * first[3] == pytest.approx(last[2] * last[3], rel=0.05)
+
+
+BOX_WEIGHTS = weights_dirs()[0] / "siamfc_mobilenetv2_box.pth"
+
+
+@pytest.mark.skipif(not BOX_WEIGHTS.is_file(), reason="no box-head weights in this checkout")
+def test_shipped_box_head_follows_a_change_of_shape():
+    """Aspect ratio 1:1 -> 1:3 over 60 frames: the box head's last box overlaps the object by
+    IoU >= 0.6 (a box that keeps the first frame's ratio reaches at most about 0.58)."""
+    from tracker.geometry import iou_ltwh
+    clip = make_shape_clip(num_frames=60)
+    tracker = SiamFCTracker.from_pretrained(BOX_WEIGHTS, device="cpu", dtype="fp32")
+    boxes = np.array([r.box for r in tracker.track(clip.frames, clip.boxes[0])])
+    assert iou_ltwh(boxes[-1:], clip.boxes[-1:])[0] >= 0.6
