@@ -46,7 +46,7 @@ def test_fold_leaves_original_untouched():
 def test_low_precision_tracker_follows_the_fp32_one(device, small_clip):
     """bf16 (CPU) / fp16 (CUDA) backbone: response maps (fp32 cross-correlation of the
     low-precision features) within 5% of their range of the fp32 ones, and boxes overlapping
-    the fp32 tracker's (IoU >= 0.8 on each of the first 5 frames)."""
+    the fp32 tracker's (IoU >= 0.8 on each of the first 3 frames)."""
     from tracker.geometry import iou_ltwh
     from tracker.model.runtime import DTYPES
     from tracker.siamfc import SiamFCTracker
@@ -69,7 +69,7 @@ def test_low_precision_tracker_follows_the_fp32_one(device, small_clip):
         r16 = net.head(net.features(z.to(DTYPES[dtype])).float(), net.features(x.to(DTYPES[dtype])).float())
     assert (r32 - r16).abs().max().item() <= 0.05 * (r32.max() - r32.min()).item()
     # a few frames: bf16 is emulated (slow) on CPUs without AVX-512 BF16
-    frames = small_clip.frames[:5]
+    frames = small_clip.frames[:3]
     boxes = [np.array([r.box for r in t.track(frames, small_clip.boxes[0])]) for t in (ref, low)]
     assert iou_ltwh(boxes[0], boxes[1]).min() >= 0.8
 

@@ -127,7 +127,8 @@ def test_short_training_lowers_loss_and_resumes(tmp_path):
     torch.manual_seed(0)
     seqs, _ = read_got_style(make_got_root(tmp_path / "data"))
     cfg = TrainConfig(epochs=2, pairs_per_epoch=40, batch_size=4, workers=0, lr_start=1e-2,
-                      lr_end=1e-3, pairs=PairConfig(neg_prob=0.0, color_jitter=0.0))
+                      lr_end=1e-3, backbone="alexnet_slim",   # the cheapest network to train
+                      pairs=PairConfig(neg_prob=0.0, color_jitter=0.0))
     trainer = Trainer(seqs, tmp_path / "run", cfg)
     losses = []
     trainer.train(on_step=lambda i, n, loss: losses.append(loss))
@@ -211,7 +212,8 @@ def test_train_skips_unreadable_frames_and_counts_them(tmp_path, capsys):
         f.write_bytes(b"not a jpeg")      # corrupt
     frames[4].unlink()                     # missing
     code = main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
-                 "--pairs-per-epoch", "16", "--batch-size", "4", "--workers", "0", "--device", "cpu"])
+                 "--pairs-per-epoch", "16", "--batch-size", "4", "--workers", "0", "--device", "cpu",
+                 "--backbone", "alexnet_slim"])
     assert code == 0
     rows = read_history(tmp_path / "run")
     assert rows[0]["skipped"] > 0
@@ -278,7 +280,7 @@ def test_train_cli_set_reaches_the_run_and_resume_checks_it(tmp_path, capsys):
     data = make_got_root(tmp_path / "data")
     args = ["train", "--data", str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
             "--pairs-per-epoch", "8", "--batch-size", "4", "--workers", "0", "--device", "cpu",
-            "--quiet"]
+            "--backbone", "alexnet_slim", "--quiet"]
     assert main(args + ["--set", "neg_prob=0", "--set", "occlude_prob=0"]) == 0
     saved = torch.load(tmp_path / "run" / "last.pth", weights_only=True)["config"]["pairs"]
     assert saved["neg_prob"] == 0 and saved["occlude_prob"] == 0 and saved["flip_prob"] == 0.5
