@@ -13,6 +13,12 @@ from __future__ import annotations
 import torch
 
 
+def cell_positions(size: int, stride: int, instance_size: int) -> torch.Tensor:
+    """(size,) float32: the search-crop px coordinate of each response row / column (the crop's
+    centre plus ``stride`` x the cell's offset from the map's centre)."""
+    return (instance_size - 1) / 2 + stride * (torch.arange(size, dtype=torch.float32) - (size - 1) / 2)
+
+
 def decode_boxes(ltrb: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """(N, 4, R, R) side distances (l, t, r, b, px) -> (N, 4, R, R) boxes (cx, cy, w, h) in
     search-crop px; ``positions`` (R,) is the crop px of each response row / column."""

@@ -46,7 +46,7 @@ from .model.quantize import Int8Backbone, split_calibration
 from .model.runtime import check_precision, pick_precision, resolve_device, resolve_dtype
 from .model.weights import load_network, load_score_model
 from .redetect import peak_to_frame, search_centres
-from .regression import best_cells, change_penalty, damped_size, decode_boxes
+from .regression import best_cells, cell_positions, change_penalty, damped_size, decode_boxes
 from .staging import FrameUploader
 from .targets import Targets
 
@@ -137,9 +137,8 @@ class SiamFCMultiTracker:
         # the box head's 17x17 Hann window (peak 1) and the crop px of its cells
         hann = hann_window(cfg.response_size)
         self._box_window = torch.tensor(hann / hann.max(), dtype=torch.float32, device=self.device)
-        self._cells = ((cfg.instance_size - 1) / 2 + cfg.total_stride * (
-            torch.arange(cfg.response_size, dtype=torch.float32, device=self.device)
-            - (cfg.response_size - 1) / 2))
+        self._cells = cell_positions(cfg.response_size, cfg.total_stride,
+                                     cfg.instance_size).to(self.device)
         self.scales = scale_factors(cfg.num_scales, cfg.scale_step)                  # (S,)
         penalty = np.full(cfg.num_scales, cfg.scale_penalty)
         penalty[cfg.num_scales // 2] = 1.0

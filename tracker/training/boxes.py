@@ -16,16 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from ..model.heads import BoxOutput
+from ..regression import cell_positions
 from .losses import logistic_loss
 
 #: loss weights of SiamFC++: classification 1, quality 1, IoU 3
 QUALITY_WEIGHT = 1.0
 IOU_WEIGHT = 3.0
-
-
-def cell_positions(size: int, stride: int, instance_size: int) -> torch.Tensor:
-    """(size,) float32: the search-crop px coordinate of each response row / column."""
-    return (instance_size - 1) / 2 + stride * (torch.arange(size, dtype=torch.float32) - (size - 1) / 2)
 
 
 @dataclass(frozen=True)
