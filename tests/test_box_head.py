@@ -11,7 +11,7 @@ from tracker.geometry import context_size
 from tracker.model.heads import BoxHead, BoxOutput, dwxcorr
 from tracker.model.network import SiamNet, init_weights, weights_state
 from tracker.model.weights import load_model, weights_dirs
-from tracker.regression import best_cells, change_penalty, damped_size, decode_boxes
+from tracker.regression import best_cells, change_penalty, damped_size, decode_boxes, size_gain
 from tracker.siamfc import SiamFCMultiTracker, SiamFCTracker
 from tracker.training.boxes import box_loss, box_targets, cell_positions, ltrb_iou
 
@@ -182,6 +182,53 @@ def test_box_head_tracker_runs_batched(small_clip):
         SiamFCMultiTracker(net, TrackerConfig(distractors=True), device="cpu")
 
 
+@pytest.mark.parametrize("dtype", ["fp32", "bf16", "int8"])
+def test_box_head_tracks_in_every_cpu_precision(small_clip, dtype):
+    """The backbone's precision leaves the head in fp32: finite boxes, and the exemplar/search
+    feature similarity near the fp32 tracker's (random weights put the peak anywhere, so the
+    boxes themselves are not compared)."""
+    from tracker.model.quantize import calibrate_network, int8_available
+    if dtype == "int8" and not int8_available():
+        pytest.skip("no x86 quantized engine in this torch")
+    net = box_net()
+    cal = None
+    if dtype == "int8":
+        cal = calibrate_network(fold_batchnorm(net), [torch.rand(2, 3, s, s) * 255 for s in (127, 255)])
+    ref = SiamFCTracker(net, device="cpu", dtype="fp32")
+    tracker = SiamFCTracker(net, device="cpu", dtype=dtype, calibration=cal)
+    assert tracker.precision == dtype
+    for t in (ref, tracker):
+        t.init(small_clip.frames[0], small_clip.boxes[0])
+    a, b = ref.update(small_clip.frames[1]), tracker.update(small_clip.frames[1])
+    assert np.all(np.isfinite(b.box)) and b.box[2] > 0 and b.box[3] > 0
+    assert b.cues["cosine"] == pytest.approx(a.cues["cosine"], abs=0.05)
+
+
+def test_size_gain_is_the_clipped_ratio():
+    gain = size_gain(torch.tensor([[20.0, 90.0], [50.0, 50.0]]), torch.tensor([[40.0, 60.0], [1.0, 500.0]]))
+    torch.testing.assert_close(gain, torch.tensor([[0.5, 1.5], [3.0, 1 / 3]]))
+
+
+@pytest.mark.parametrize("box_gain", [False, True])
+def test_box_gain_makes_the_first_frame_regress_its_known_size(small_clip, box_gain):
+    """Updating on the first frame itself (no penalty, no window): with ``box_gain`` the
+    head's box for the target is rescaled to the known size, so the size is kept exactly;
+    without it the size moves towards the head's own (a 64 px square at every cell here)."""
+    net = box_net()
+    torch.nn.init.zeros_(net.head.box_out.weight)         # every side 32 px from its cell
+    cfg = TrackerConfig(box_gain=box_gain, penalty_k=0.0, box_window_influence=0.0, box_lr=1.0)
+    tracker = SiamFCMultiTracker(net, cfg, device="cpu", dtype="fp32")
+    first = np.asarray(small_clip.boxes[0], dtype=float)
+    tracker.init(small_clip.frames[0], [first])
+    gain = tracker.targets.box_gain[0]
+    assert np.all((gain >= 1 / 3) & (gain <= 3)) and (np.any(gain != 1.0) == box_gain)
+    size = np.array(tracker.update(small_clip.frames[0])[0].box[2:])
+    if box_gain:
+        np.testing.assert_allclose(size, first[2:], rtol=1e-4)
+    else:
+        assert np.abs(size - first[2:]).max() > 0.5
+
+
 def test_box_head_weights_file_round_trip(tmp_path):
     net = box_net()
     torch.save(weights_state(net), tmp_path / "box.pth")
@@ -203,14 +250,20 @@ def test_short_box_training_lowers_loss_and_starts_from_weights(tmp_path):
                       pairs=PairConfig(**{**BOX_PAIRS, "neg_prob": 0.0, "color_jitter": 0.0}))
     trainer = Trainer(seqs, tmp_path / "run", cfg)
     source = load_model(start).state_dict()
-    for k, v in trainer.model.state_dict().items():
-        if k.startswith("backbone."):
+    for k, v in trainer.model.state_dict().items():    # a box head's file: its head too
+        if k.startswith(("backbone.", "head.")):
             torch.testing.assert_close(v, source[k])
     losses = []
     rows = trainer.train(on_step=lambda i, n, loss: losses.append(loss))
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert 0 < rows[0]["box_iou"] <= 1
     assert load_model(tmp_path / "run" / "epoch_001.pth").head_kind == "box"
+    plain = tmp_path / "plain.pth"           # an xcorr file: the backbone only
+    torch.save(weights_state(SiamNet("alexnet_slim").eval()), plain)
+    fresh = Trainer(seqs, tmp_path / "run3", TrainConfig(backbone="alexnet_slim", head="box",
+                                                         start_from=str(plain), seed=5))
+    assert not torch.equal(fresh.model.state_dict()["head.cls_tower.0.weight"],
+                           source["head.cls_tower.0.weight"])
     other = tmp_path / "other.pth"
     torch.save(weights_state(box_net("alexnet")), other)
     with pytest.raises(ValueError, match="other.pth: its backbone does not fit"):

@@ -38,7 +38,7 @@ def test_unknown_key_and_preset_raise():
     {"scale_lr": 1.5}, {"window_influence": -0.1}, {"min_scale": 2.0}, {"max_scale": 0.5},
     {"instance_size": 100}, {"instance_size": 250}, {"context": float("nan")},
     {"scale_lr": "0.5"}, {"num_scales": 3.0}, {"box_lr": 1.2}, {"box_window_influence": -0.5},
-    {"penalty_k": -0.01}, {"penalty_k": float("inf")},
+    {"penalty_k": -0.01}, {"penalty_k": float("inf")}, {"box_gain": "yes"}, {"redetect": 1},
 ])
 def test_bad_values_raise(changes):
     with pytest.raises(ValueError):

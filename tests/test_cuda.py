@@ -68,3 +68,26 @@ def test_pinned_upload_equals_the_frame():
     outs = [up.upload(f) for f in frames]        # later uploads must not disturb earlier ones
     for f, out in zip(frames, outs):
         assert torch.equal(out.cpu(), frame_to_tensor(f))
+
+
+def test_box_head_on_cuda_matches_the_cpu():
+    """The box head's outputs (classification, quality, box sides) on the GPU equal the CPU's
+    for the same crops, and the one-crop tracking step runs there for two targets."""
+    from tracker.model.network import SiamNet, init_weights
+    torch.manual_seed(0)
+    net = SiamNet("alexnet_slim", head="box")
+    init_weights(net)
+    net.eval()
+    z, x = torch.rand(2, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255
+    # cuDNN's TF32 convolutions (on by default) would differ from the CPU by about 1e-3 per layer
+    with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        cpu = net.head(net.features(z), net.search_features(x))
+        net.cuda()
+        gpu = net.head(net.features(z.cuda()), net.search_features(x.cuda()))
+    for name in ("cls", "quality", "ltrb"):
+        torch.testing.assert_close(getattr(gpu, name).cpu(), getattr(cpu, name), rtol=1e-3, atol=1e-3)
+    clip = make_clip(num_frames=5, size=(320, 240))
+    tracker = SiamFCMultiTracker(net, device="cuda", dtype="fp32")
+    tracker.init(clip.frames[0], [clip.boxes[0], [40, 40, 50, 40]])
+    for frame in clip.frames[1:]:
+        assert all(np.isfinite(r.box).all() for r in tracker.update(frame))

@@ -52,6 +52,8 @@ class TrackerConfig:
     box_lr: float = 0.52            # damping of the size update, x the chosen cell's score
     box_window_influence: float = 0.21   # weight of the Hann window on the 17x17 scores
     penalty_k: float = 0.04         # penalty on changes of size and aspect ratio
+    box_gain: bool = False          # correct each target's regressed width and height by the
+    #   head's own error on the first frame, where the box is known (not in SiamFC++)
     # lost state and re-detection (not in the paper; the box is flagged, never dropped)
     lost_threshold: float = 0.35    # score below this ...
     lost_frames: int = 5            # ... for this many frames in a row -> lost
@@ -104,7 +106,7 @@ class TrackerConfig:
         check(self.penalty_k >= 0.0, f"penalty_k must be >= 0, got {self.penalty_k}")
         check(0.0 < self.min_scale <= 1.0 <= self.max_scale,
               f"need 0 < min_scale <= 1 <= max_scale, got {self.min_scale}, {self.max_scale}")
-        for key in ("redetect", "distractors"):
+        for key in ("redetect", "distractors", "box_gain"):
             check(isinstance(getattr(self, key), bool),
                   f"{key} must be true or false, got {getattr(self, key)!r}")
         check(0.0 <= self.distractor_weight <= 1.0,

@@ -57,3 +57,11 @@ def best_cells(score: torch.Tensor, penalty: torch.Tensor, window: torch.Tensor,
 def damped_size(size: torch.Tensor, new: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
     """(N, 2) size moved towards ``new`` (N, 2) by ``rate`` (N,) in [0, 1]."""
     return size * (1 - rate[:, None]) + new * rate[:, None]
+
+
+def size_gain(true: torch.Tensor, predicted: torch.Tensor, limit: float = 3.0) -> torch.Tensor:
+    """(N, 2) per-axis factors true / predicted (w, h, same px) clipped to [1 / limit, limit]:
+    what turns the head's regressed size into the known one on the first frame, applied to
+    its later regressions of the same target."""
+    gain = true / predicted.clamp(min=1e-3)
+    return gain.clamp(1.0 / limit, limit)

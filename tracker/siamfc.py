@@ -46,7 +46,8 @@ from .model.quantize import Int8Backbone, split_calibration
 from .model.runtime import check_precision, pick_precision, resolve_device, resolve_dtype
 from .model.weights import load_network, load_score_model
 from .redetect import peak_to_frame, search_centres
-from .regression import best_cells, cell_positions, change_penalty, damped_size, decode_boxes
+from .regression import (best_cells, cell_positions, change_penalty, damped_size, decode_boxes,
+                         size_gain)
 from .staging import FrameUploader
 from .targets import Targets
 
@@ -249,7 +250,9 @@ class SiamFCMultiTracker:
         feat = self.model.features(z).float()
         new_ids = list(range(self._next_id, self._next_id + len(boxes)))
         self._next_id += len(boxes)
-        self.targets = self.targets.concat(Targets.start(new_ids, center, size, z_sz, feat))
+        new = Targets.start(new_ids, center, size, z_sz, feat)
+        new.box_gain = self._box_gain(frame, center, size, z_sz, feat)
+        self.targets = self.targets.concat(new)
 
     # -- update -------------------------------------------------------------------------------
     @property
@@ -375,34 +378,59 @@ class SiamFCMultiTracker:
             t.size[idx] = new_size
         return score_np, scale, cues_np, found
 
-    def _track_box(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
-        """The box head's step for targets ``idx`` (``regression.py``): one search crop each
-        at the current size, the best cell's box after the change penalty and the window;
-        returns what ``_track`` does (the scale is the change of the box's side)."""
-        cfg, t = self.cfg, self.targets
-        n = len(idx)
-        z_feat = t.z_feat if n == len(self.ids) else t.z_feat[torch.from_numpy(idx)]
-        timer = self.timer
+    def _box_predict(self, img: FrameCrops, center: np.ndarray, size: np.ndarray,
+                     x_sz: np.ndarray, z_feat: torch.Tensor, gain: np.ndarray) -> tuple:
+        """The box head on one search crop per target (centres (n, 2), search sides x_sz (n,),
+        frame px), its boxes scored, penalised against ``size`` (n, 2) and windowed (SiamFC++).
+        Returns (head output, search features, crop px per frame px (n,), size in crop px
+        (n, 2), best flat cell (n,), its box (n, 4) crop px with w, h x ``gain``, its rate)."""
+        cfg, timer = self.cfg, self.timer
         with timer.stage("crop"):
-            x_sz = t.z_sz[idx] * cfg.instance_size / cfg.exemplar_size                 # (n,)
-            x = self._backbone_input(img(t.center[idx], x_sz, cfg.instance_size))
+            x = self._backbone_input(img(center, x_sz, cfg.instance_size))
         with timer.stage("backbone"):
             feat = self.model.search_features(x).float()
         with timer.stage("xcorr"):
             out = self.model.head(z_feat, feat)                       # (n, 1|1|4, 17, 17)
         with timer.stage("upsample_peak"):
             to_crop = torch.from_numpy(cfg.instance_size / x_sz).float().to(self.device)  # (n,)
-            size = torch.from_numpy(t.size[idx]).float().to(self.device) * to_crop[:, None]
+            crop_size = torch.from_numpy(size).float().to(self.device) * to_crop[:, None]
             boxes = decode_boxes(out.ltrb, self._cells)                               # (n,4,R,R)
-            raw = out.cls[:, 0]
-            score = torch.sigmoid(raw) * torch.sigmoid(out.quality[:, 0])
-            penalty = change_penalty(boxes, size, cfg.penalty_k)
+            boxes = torch.cat([boxes[:, :2], boxes[:, 2:] * torch.from_numpy(gain).float().to(
+                self.device)[:, :, None, None]], dim=1)
+            score = torch.sigmoid(out.cls[:, 0]) * torch.sigmoid(out.quality[:, 0])
+            penalty = change_penalty(boxes, crop_size, cfg.penalty_k)
             best = best_cells(score, penalty, self._box_window, cfg.box_window_influence)
-            rows_n = torch.arange(n, device=raw.device)
+            rows_n = torch.arange(len(center), device=best.device)
             picked = boxes.flatten(2)[rows_n, :, best]                                # (n, 4)
             rate = cfg.box_lr * (penalty.flatten(1)[rows_n, best] * score.flatten(1)[rows_n, best])
-            new_size = damped_size(size, picked[:, 2:], rate) / to_crop[:, None]       # frame px
+        return out, feat, to_crop, crop_size, best, picked, rate
+
+    def _box_gain(self, frame: np.ndarray, center: np.ndarray, size: np.ndarray,
+                  z_sz: np.ndarray, z_feat: torch.Tensor) -> np.ndarray:
+        """(n, 2) per-target factors on the regressed w, h (``box_gain``): the known first
+        box over the head's box for it on the first frame; ones when off or for the xcorr
+        head."""
+        if not (self.box_head and self.cfg.box_gain):
+            return np.ones((len(center), 2))
+        x_sz = z_sz * self.cfg.instance_size / self.cfg.exemplar_size
+        img = FrameCrops(frame, self.device, self._uploader)
+        _, _, _, crop_size, _, picked, _ = self._box_predict(img, center, size, x_sz, z_feat,
+                                                             np.ones((len(center), 2)))
+        return size_gain(crop_size, picked[:, 2:]).double().cpu().numpy()
+
+    def _track_box(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+        """The box head's step for targets ``idx`` (``regression.py``): one search crop each
+        at the current size, the best cell's box after the change penalty and the window;
+        returns what ``_track`` does (the scale is the change of the box's side)."""
+        cfg, t = self.cfg, self.targets
+        z_feat = t.z_feat if len(idx) == len(self.ids) else t.z_feat[torch.from_numpy(idx)]
+        x_sz = t.z_sz[idx] * cfg.instance_size / cfg.exemplar_size                     # (n,)
+        out, feat, to_crop, crop_size, best, picked, rate = self._box_predict(
+            img, t.center[idx], t.size[idx], x_sz, z_feat, t.box_gain[idx])
+        with self.timer.stage("upsample_peak"):
+            new_size = damped_size(crop_size, picked[:, 2:], rate) / to_crop[:, None]  # frame px
+            raw = out.cls[:, 0]
             radius = torch.from_numpy(neighbourhood_radius(
                 t.size[idx], cfg.instance_size / x_sz, cfg.total_stride, cfg.response_size))
             cues = torch.cat([response_cues(raw, radius),
@@ -411,7 +439,7 @@ class SiamFCMultiTracker:
             back = torch.cat([((picked[:, :2] - (cfg.instance_size - 1) / 2) / to_crop[:, None]).t(),
                               new_size.t(), peak[None], cues.t()]).double().cpu().numpy()
             cues_np = self._with_relative(idx, back[5:].T)
-        with timer.stage("bookkeeping"):
+        with self.timer.stage("bookkeeping"):
             new_center = t.center[idx] + back[0:2].T
             new_center[:, 0] = np.clip(new_center[:, 0], 0, hw[1] - 1)
             new_center[:, 1] = np.clip(new_center[:, 1], 0, hw[0] - 1)

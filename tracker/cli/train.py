@@ -48,8 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "defaults jitter scale and aspect more (--set overrides them)")
     model.add_argument("--start-from", metavar="WEIGHTS.pth",
                        help="start the backbone from a SiamFC weights file of the same "
-                            "--backbone (e.g. weights/siamfc_mobilenetv2.pth under --head box); "
-                            "its ImageNet stages are frozen as with --init imagenet")
+                            "--backbone (e.g. weights/siamfc_mobilenetv2.pth under --head box), "
+                            "and the head too when the file has a box head (to tune it "
+                            "further); its ImageNet stages are frozen as with --init imagenet")
     model.add_argument("--backbone-lr", type=float, default=0.1,
                        help="with --init imagenet: learning rate of the pretrained layers, x that "
                             "of the new ones (default 0.1)")

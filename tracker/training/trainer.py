@@ -56,7 +56,7 @@ class TrainConfig:
     warmup_epochs: int = 0       # learning rate rises linearly from a tenth over these
     branches: str = "shared"     # shared (siamese) | separate (pseudo-siamese: own search weights)
     head: str = "xcorr"          # xcorr (SiamFC's response) | box (SiamFC++: class, quality, box)
-    start_from: str = ""         # SiamFC weights file whose backbone tensors start the network
+    start_from: str = ""         # SiamFC weights whose backbone (and box head) start the network
     pairs: PairConfig = field(default_factory=PairConfig)
 
     def __post_init__(self) -> None:
@@ -140,14 +140,20 @@ def set_trainable(model: SiamNet, cfg: TrainConfig, epoch: int) -> None:
 
 def start_backbone(model: SiamNet, path: str) -> None:
     """Copy the backbone tensors (``backbone.*``, ``search_backbone.*``) of the SiamFC weights
-    file ``path`` into ``model``; the head stays as initialised. ``ValueError`` naming the
+    file ``path`` into ``model``; its head too when the file has a head of the same kind (to
+    go on tuning a box head), else the head stays as initialised. ``ValueError`` naming the
     file when its backbone is another one."""
-    source = load_model(path).state_dict()
+    source_model = load_model(path)
+    source = source_model.state_dict()
     target = model.state_dict()
-    keys = [k for k in target if k.split(".")[0] in ("backbone", "search_backbone")]
+    parts = ("backbone", "search_backbone")
+    if source_model.head_kind == model.head_kind and model.head_kind != "xcorr":
+        parts += ("head",)
+    keys = [k for k in target if k.split(".")[0] in parts]
     wrong = [k for k in keys if k not in source or source[k].shape != target[k].shape]
     if wrong:
-        raise ValueError(f"{path}: its backbone does not fit {model.backbone_name!r} "
+        what = "head" if wrong[0].startswith("head.") else "backbone"
+        raise ValueError(f"{path}: its {what} does not fit {model.backbone_name!r} "
                          f"({wrong[0]} missing or of another shape); pick weights of that backbone")
     model.load_state_dict({**target, **{k: source[k] for k in keys}})
 
