@@ -19,6 +19,17 @@ def test_a_stage_entered_several_times_in_a_frame_counts_once_summed(visits):
     assert 2 * visits <= median_ms < 2 * visits + 20
 
 
+def test_discarded_stage_times_stay_out_of_the_next_lap():
+    timer = StageTimer(enabled=True)
+    with timer.stage("crop"):          # e.g. init's work
+        time.sleep(0.05)
+    timer.discard()
+    with timer.stage("crop"):
+        pass
+    timer.lap()
+    assert len(timer.times["crop"]) == 1 and timer.times["crop"][0] < 0.05
+
+
 def test_disabled_timer_records_nothing():
     timer = StageTimer(enabled=False)
     with timer.stage("crop"):

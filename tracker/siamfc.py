@@ -416,6 +416,7 @@ class SiamFCMultiTracker:
         img = FrameCrops(frame, self.device, self._uploader)
         _, _, _, crop_size, _, picked, _ = self._box_predict(img, center, size, x_sz, z_feat,
                                                              np.ones((len(center), 2)))
+        self.timer.discard()            # init's search crop is not part of the next update
         return size_gain(crop_size, picked[:, 2:]).double().cpu().numpy()
 
     def _track_box(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int]

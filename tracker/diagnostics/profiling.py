@@ -41,6 +41,10 @@ class StageTimer:
             self.times[name].append(seconds)
         self._lap.clear()
 
+    def discard(self) -> None:
+        """Drop the stage times since the last lap (work that is not a frame's update)."""
+        self._lap.clear()
+
     def reset(self) -> None:
         self.times.clear()
         self._lap.clear()
