@@ -3,7 +3,7 @@
 # tools/gpu_check.sh: the box head (#22) on MobileNetV2, its last two ImageNet stages tuned, with
 # the strong aspect-ratio jitter that teaches shape changes. On 2 CPU cores only 32,000 pairs with
 # every ImageNet layer frozen were affordable, and that head regresses boxes that lean to square.
-#   bash tools/gpu_data.sh                          (here: the training sequences it can carry)
+#   TRAIN_ALL=1 bash tools/gpu_data.sh              (here: all 105 training sequences, about 45 MB)
 #   bash tools/gpu_train.sh OUT_DIR [SECONDS]       (on the GPU machine; default 420 s)
 #   DEVICE=cpu QUICK=1 bash tools/gpu_train.sh /tmp/gpu-train-dry 120   (dry run on a CPU)
 # Resumable: a run folder runs/box_gpu/ in the working tree (carry it to the machine) is copied
