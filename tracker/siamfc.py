@@ -299,11 +299,11 @@ class SiamFCMultiTracker:
         scores (sigmoid of the upsampled peak), chosen scales, response cues (n, len(CUES))
         and, with ``distractors``, the (embeddings, logits) of the distractor peaks seen (see
         ``_remember``), and moves their centres and sizes."""
-        if self.box_head:
-            return self._track_box(img, idx, hw)
         cfg, t = self.cfg, self.targets
         n, s = len(idx), cfg.num_scales
         z_feat = t.z_feat if n == len(self.ids) else t.z_feat[torch.from_numpy(idx)]
+        if self.box_head:
+            return self._track_box(img, idx, hw, z_feat)
         timer = self.timer
         # 1. search crops of side s_x * scale for every target and scale, one batched call
         with timer.stage("crop"):
@@ -379,11 +379,12 @@ class SiamFCMultiTracker:
         return score_np, scale, cues_np, found
 
     def _box_predict(self, img: FrameCrops, center: np.ndarray, size: np.ndarray,
-                     x_sz: np.ndarray, z_feat: torch.Tensor, gain: np.ndarray) -> tuple:
+                     x_sz: np.ndarray, z_feat: torch.Tensor, gain: np.ndarray | None) -> tuple:
         """The box head on one search crop per target (centres (n, 2), search sides x_sz (n,),
         frame px), its boxes scored, penalised against ``size`` (n, 2) and windowed (SiamFC++).
         Returns (head output, search features, crop px per frame px (n,), size in crop px
-        (n, 2), best flat cell (n,), its box (n, 4) crop px with w, h x ``gain``, its rate)."""
+        (n, 2), best flat cell (n,), its box (n, 4) crop px with w, h x ``gain`` (n, 2) when
+        given, its rate)."""
         cfg, timer = self.cfg, self.timer
         with timer.stage("crop"):
             x = self._backbone_input(img(center, x_sz, cfg.instance_size))
@@ -395,8 +396,8 @@ class SiamFCMultiTracker:
             to_crop = torch.from_numpy(cfg.instance_size / x_sz).float().to(self.device)  # (n,)
             crop_size = torch.from_numpy(size).float().to(self.device) * to_crop[:, None]
             boxes = decode_boxes(out.ltrb, self._cells)                               # (n,4,R,R)
-            boxes = torch.cat([boxes[:, :2], boxes[:, 2:] * torch.from_numpy(gain).float().to(
-                self.device)[:, :, None, None]], dim=1)
+            if gain is not None:
+                boxes[:, 2:] *= torch.from_numpy(gain).float().to(self.device)[:, :, None, None]
             score = torch.sigmoid(out.cls[:, 0]) * torch.sigmoid(out.quality[:, 0])
             penalty = change_penalty(boxes, crop_size, cfg.penalty_k)
             best = best_cells(score, penalty, self._box_window, cfg.box_window_influence)
@@ -414,21 +415,21 @@ class SiamFCMultiTracker:
             return np.ones((len(center), 2))
         x_sz = z_sz * self.cfg.instance_size / self.cfg.exemplar_size
         img = FrameCrops(frame, self.device, self._uploader)
-        _, _, _, crop_size, _, picked, _ = self._box_predict(img, center, size, x_sz, z_feat,
-                                                             np.ones((len(center), 2)))
+        _, _, _, crop_size, _, picked, _ = self._box_predict(img, center, size, x_sz, z_feat, None)
         self.timer.discard()            # init's search crop is not part of the next update
         return size_gain(crop_size, picked[:, 2:]).double().cpu().numpy()
 
-    def _track_box(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
-        """The box head's step for targets ``idx`` (``regression.py``): one search crop each
-        at the current size, the best cell's box after the change penalty and the window;
-        returns what ``_track`` does (the scale is the change of the box's side)."""
+    def _track_box(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int],
+                   z_feat: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
+        """The box head's step for targets ``idx`` (exemplar features ``z_feat``;
+        ``regression.py``): one search crop each at the current size, the best cell's box
+        after the change penalty and the window; returns what ``_track`` does (the scale is
+        the change of the box's side)."""
         cfg, t = self.cfg, self.targets
-        z_feat = t.z_feat if len(idx) == len(self.ids) else t.z_feat[torch.from_numpy(idx)]
         x_sz = t.z_sz[idx] * cfg.instance_size / cfg.exemplar_size                     # (n,)
         out, feat, to_crop, crop_size, best, picked, rate = self._box_predict(
-            img, t.center[idx], t.size[idx], x_sz, z_feat, t.box_gain[idx])
+            img, t.center[idx], t.size[idx], x_sz, z_feat,
+            t.box_gain[idx] if cfg.box_gain else None)
         with self.timer.stage("upsample_peak"):
             new_size = damped_size(crop_size, picked[:, 2:], rate) / to_crop[:, None]  # frame px
             raw = out.cls[:, 0]

@@ -138,7 +138,7 @@ def set_trainable(model: SiamNet, cfg: TrainConfig, epoch: int) -> None:
         part.requires_grad_(i >= len(parts) - tuned)
 
 
-def start_backbone(model: SiamNet, path: str) -> None:
+def start_from_weights(model: SiamNet, path: str) -> None:
     """Copy the backbone tensors (``backbone.*``, ``search_backbone.*``) of the SiamFC weights
     file ``path`` into ``model``; its head too when the file has a head of the same kind (to
     go on tuning a box head), else the head stays as initialised. ``ValueError`` naming the
@@ -215,7 +215,7 @@ class Trainer:
                                  "use --init scratch")
             load_imagenet(self.model.backbone)
         if cfg.start_from:
-            start_backbone(self.model, cfg.start_from)
+            start_from_weights(self.model, cfg.start_from)
         self.model.copy_exemplar_branch()     # separate branches start equal
         self.model.to(self.device).to(memory_format=torch.channels_last)
         self.net: torch.nn.Module = self.model
@@ -317,7 +317,7 @@ class Trainer:
                                           cfg.pairs.total_stride, cfg.pairs.instance_size)
                     loss, parts = box_loss(out, targets)
                     logits, labels = out.cls, targets.labels
-                    if parts["iou"] == parts["iou"]:
+                    if not math.isnan(parts["iou"]):        # NaN: no positive cell
                         sums["iou"] += parts["iou"]
                         sums["iou_n"] += 1
                 else:
