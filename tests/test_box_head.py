@@ -1,4 +1,6 @@
 """The box head (SiamFC++): correlation, targets, losses, the tracking step, training, files."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -8,19 +10,20 @@ from tracker.config import TrackerConfig
 from tracker.diagnostics.synthetic import make_shape_clip
 from tracker.model.fusion import fold_batchnorm
 from tracker.geometry import context_size
-from tracker.model.heads import BoxHead, BoxOutput, dwxcorr
-from tracker.model.network import SiamNet, init_weights, weights_state
+from tracker.model.heads import BoxHead, BoxOutput, XCorrBoxHead, dwxcorr
+from tracker.model.network import BOX_HEADS, SiamNet, init_weights, weights_state
 from tracker.model.weights import load_model, weights_dirs
 from tracker.regression import best_cells, change_penalty, damped_size, decode_boxes, size_gain
 from tracker.siamfc import SiamFCMultiTracker, SiamFCTracker
-from tracker.training.boxes import box_loss, box_targets, cell_positions, ltrb_iou
+from tracker.training.boxes import (box_loss, box_targets, cell_positions, fit_slope, ltrb_iou,
+                                    shape_fit_sums)
 
 from .test_training import make_got_root
 
 
-def box_net(backbone: str = "alexnet_slim", seed: int = 0) -> SiamNet:
+def box_net(backbone: str = "alexnet_slim", seed: int = 0, head: str = "box") -> SiamNet:
     torch.manual_seed(seed)
-    net = SiamNet(backbone, head="box")
+    net = SiamNet(backbone, head=head)
     init_weights(net)
     return net.eval()
 
@@ -38,9 +41,10 @@ def test_dwxcorr_is_a_per_channel_correlation(k):
         dwxcorr(z, torch.randn(3, 5, 9, 9))
 
 
+@pytest.mark.parametrize("head", BOX_HEADS)
 @pytest.mark.parametrize("backbone", ["alexnet_slim", "mobilenetv2"])
-def test_box_head_shapes_and_folding(backbone):
-    net = box_net(backbone)
+def test_box_head_shapes_and_folding(backbone, head):
+    net = box_net(backbone, head=head)
     for m in net.modules():          # non-trivial BatchNorm statistics, as after training
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-1, 1)
@@ -48,7 +52,7 @@ def test_box_head_shapes_and_folding(backbone):
     z, x = torch.rand(2, 3, 127, 127) * 255, torch.rand(6, 3, 255, 255) * 255
     with torch.no_grad():
         out, folded = net(z, x), fold_batchnorm(net)(z, x)
-    assert isinstance(out, BoxOutput) and net.head_kind == "box"
+    assert isinstance(out, BoxOutput) and net.head_kind == head and net.regresses_box
     assert out.cls.shape == out.quality.shape == (6, 1, 17, 17) and out.ltrb.shape == (6, 4, 17, 17)
     assert (out.ltrb > 0).all()
     # the side distances compared as their logarithms (the head's own output)
@@ -99,6 +103,34 @@ def test_ltrb_iou_and_box_loss():
                        box_targets(torch.full((1, 4), float("nan"))))
     loss.backward()
     assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("size_slope,aspect_slope", [(1.0, 1.0), (0.25, 0.7), (0.0, 1.5)])
+def test_shape_fit_sums_measure_how_the_head_follows_size_and_shape(size_slope, aspect_slope):
+    """Predicted boxes made with known slopes of log size and log aspect on the true ones
+    (about a mean size): ``fit_slope`` gives those slopes back."""
+    rng = np.random.default_rng(0)
+    n = 12
+    w, h = rng.uniform(30, 120, n), rng.uniform(30, 120, n)
+    size, aspect = 0.5 * np.log(w * h), np.log(w / h)
+    ps = size.mean() + size_slope * (size - size.mean())
+    pa = aspect_slope * aspect
+    pw, ph = np.exp(ps + pa / 2), np.exp(ps - pa / 2)
+    boxes = torch.tensor(np.stack([np.full(n, 127.0), np.full(n, 127.0), w, h], 1), dtype=torch.float32)
+    targets = box_targets(boxes)
+    pred = torch.stack([torch.tensor(v, dtype=torch.float32).view(n, 1, 1).expand(n, 17, 17) / 2
+                        for v in (pw, ph, pw, ph)], dim=1)        # a centred box at every cell
+    sums = shape_fit_sums(pred, targets)
+    assert sums[0, 0] == targets.labels.sum()
+    assert fit_slope(sums[0]) == pytest.approx(size_slope, abs=1e-3)
+    assert fit_slope(sums[1]) == pytest.approx(aspect_slope, abs=1e-3)
+
+
+def test_fit_slope_without_spread_and_without_positives():
+    assert math.isnan(fit_slope(torch.tensor([4.0, 8.0, 3.0, 16.0, 6.0])))    # t always 2
+    assert math.isnan(fit_slope(torch.zeros(5)))
+    empty = box_targets(torch.full((2, 4), float("nan")))
+    assert torch.equal(shape_fit_sums(torch.ones(2, 4, 17, 17), empty), torch.zeros(2, 5, dtype=torch.float64))
 
 
 def test_change_penalty_and_selection():
@@ -164,10 +196,11 @@ def test_box_step_moves_to_the_predicted_box_and_damps_its_size():
     assert result.box[2] > 60 > result.box[3]          # the aspect ratio is not held fixed
 
 
-def test_box_head_tracker_runs_batched(small_clip):
+@pytest.mark.parametrize("head", BOX_HEADS)
+def test_box_head_tracker_runs_batched(small_clip, head):
     """Random weights: finite boxes for several targets, re-detection on, and distractors
     refused."""
-    net = box_net()
+    net = box_net(head=head)
     multi = SiamFCMultiTracker(net, TrackerConfig(redetect=True, lost_threshold=0.6,
                                                   recover_threshold=0.6), device="cpu",
                                dtype="fp32")
@@ -182,15 +215,16 @@ def test_box_head_tracker_runs_batched(small_clip):
         SiamFCMultiTracker(net, TrackerConfig(distractors=True), device="cpu")
 
 
+@pytest.mark.parametrize("head", BOX_HEADS)
 @pytest.mark.parametrize("dtype", ["fp32", "bf16", "int8"])
-def test_box_head_tracks_in_every_cpu_precision(small_clip, dtype):
+def test_box_head_tracks_in_every_cpu_precision(small_clip, dtype, head):
     """The backbone's precision leaves the head in fp32: finite boxes, and the exemplar/search
     feature similarity near the fp32 tracker's (random weights put the peak anywhere, so the
     boxes themselves are not compared)."""
     from tracker.model.quantize import calibrate_network, int8_available
     if dtype == "int8" and not int8_available():
         pytest.skip("no x86 quantized engine in this torch")
-    net = box_net()
+    net = box_net(head=head)
     cal = None
     if dtype == "int8":
         cal = calibrate_network(fold_batchnorm(net), [torch.rand(2, 3, s, s) * 255 for s in (127, 255)])
@@ -229,11 +263,12 @@ def test_box_gain_makes_the_first_frame_regress_its_known_size(small_clip, box_g
         assert np.abs(size - first[2:]).max() > 0.5
 
 
-def test_box_head_weights_file_round_trip(tmp_path):
-    net = box_net()
+@pytest.mark.parametrize("head", BOX_HEADS)
+def test_box_head_weights_file_round_trip(tmp_path, head):
+    net = box_net(head=head)
     torch.save(weights_state(net), tmp_path / "box.pth")
     loaded = load_model(tmp_path / "box.pth")
-    assert loaded.head_kind == "box" and loaded.backbone_name == "alexnet_slim"
+    assert loaded.head_kind == head and loaded.backbone_name == "alexnet_slim"
     for k, v in net.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v)
 
@@ -271,6 +306,65 @@ def test_short_box_training_lowers_loss_and_starts_from_weights(tmp_path):
                                                      start_from=str(other)))
     with pytest.raises(ValueError, match="own losses"):
         TrainConfig(head="box", loss="triplet")
+
+
+def test_xcorr_box_head_starts_from_xcorr_weights_and_keeps_their_response(tmp_path):
+    """--head xcorr-box --start-from an xcorr file: backbone and response (its bias) copied, so
+    the classification map is that file's response exactly; the box branch trains."""
+    from tracker.training.pairs import BOX_PAIRS, PairConfig
+    from tracker.training.sequences import read_got_style
+    from tracker.training.trainer import TrainConfig, Trainer
+    seqs, _ = read_got_style(make_got_root(tmp_path / "data"))
+    torch.manual_seed(3)
+    xnet = SiamNet("mobilenetv2")                       # has the paper's bias b
+    init_weights(xnet)
+    with torch.no_grad():
+        xnet.head.bias.fill_(-1.5)
+    torch.save(weights_state(xnet.eval()), tmp_path / "xcorr.pth")
+    cfg = TrainConfig(epochs=1, pairs_per_epoch=24, batch_size=4, workers=0, backbone="mobilenetv2",
+                      head="xcorr-box", start_from=str(tmp_path / "xcorr.pth"), train_stages=0,
+                      lr_start=1e-2, lr_end=1e-3,
+                      pairs=PairConfig(**{**BOX_PAIRS, "neg_prob": 0.0, "color_jitter": 0.0}))
+    trainer = Trainer(seqs, tmp_path / "run", cfg)
+    net = trainer.model.eval()
+    assert isinstance(net.head, XCorrBoxHead) and net.head.xcorr.bias.item() == -1.5
+    z, x = torch.rand(1, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255
+    z, x = (t.contiguous(memory_format=torch.channels_last) for t in (z, x))
+    with torch.no_grad():
+        torch.testing.assert_close(net(z, x).cls, xnet(z, x), rtol=1e-4, atol=1e-4)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    rows = trainer.train()
+    after = trainer.model.state_dict()
+    assert 0 < rows[0]["box_iou"] <= 1
+    assert math.isfinite(rows[0]["box_size_slope"]) and math.isfinite(rows[0]["box_aspect_slope"])
+    assert not torch.equal(after["head.box_tower.0.weight"], before["head.box_tower.0.weight"])
+    # train_stages 0: the response stays the file's (weights and BatchNorm statistics)
+    frozen = [k for k in before if k.startswith(("backbone.", "head.xcorr."))]
+    assert "backbone.adjust.1.running_mean" in frozen and "head.xcorr.bias" in frozen
+    assert all(torch.equal(after[k], before[k]) for k in frozen)
+    assert load_model(tmp_path / "run" / "epoch_001.pth").head_kind == "xcorr-box"
+
+
+def test_xcorr_box_response_is_frozen_until_a_stage_tunes(tmp_path):
+    """set_trainable per epoch: before unfreeze_epoch only the box branch trains; from it the
+    last stage, the adjust layer and the xcorr bias train too; the fixed input normalisation
+    never does."""
+    from tracker.training.trainer import TrainConfig, set_trainable
+    torch.save(weights_state(SiamNet("mobilenetv2").eval()), tmp_path / "xcorr.pth")
+    cfg = TrainConfig(backbone="mobilenetv2", head="xcorr-box", start_from=str(tmp_path / "xcorr.pth"),
+                      train_stages=1, unfreeze_epoch=1)
+    net = SiamNet("mobilenetv2", head="xcorr-box")
+
+    def trains(module: torch.nn.Module) -> bool:
+        return any(q.requires_grad for q in module.parameters())
+
+    stages = net.backbone.pretrained_modules()
+    set_trainable(net, cfg, 0)
+    assert trains(net.head.box_tower) and not trains(net.head.xcorr)
+    assert not trains(net.backbone.adjust) and not any(trains(m) for m in stages)
+    set_trainable(net, cfg, 1)
+    assert trains(net.head.xcorr) and trains(net.backbone.adjust) and trains(stages[-1])
+    assert not trains(stages[-2]) and not trains(net.backbone.normalize)
 
 
 def test_shape_clip_turns_from_square_to_one_by_three():

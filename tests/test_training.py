@@ -12,7 +12,7 @@ from tracker.training.losses import (CONTRASTIVE_MARGIN, balanced_weights, contr
                                     distill_loss, label_map, logistic_loss, triplet_loss)
 from tracker.training.pairs import PairConfig, PairDataset
 from tracker.training.sequences import TrainSequence, read_got_style
-from tracker.training.trainer import TrainConfig, Trainer, learning_rate
+from tracker.training.trainer import TrainConfig, Trainer, learning_rate, read_history
 from tracker.model.weights import load_model
 
 
@@ -141,6 +141,22 @@ def test_short_training_lowers_loss_and_resumes(tmp_path):
     for k, v in again.model.state_dict().items():
         torch.testing.assert_close(v, trainer.model.state_dict()[k])
     assert again.train() == []   # nothing left to do
+
+
+def test_metrics_csv_gains_the_columns_of_a_resuming_version(tmp_path):
+    """A run resumed by a version that writes more (or other) columns keeps one valid table:
+    the header is the union, earlier rows blank in the new columns (NaN when read back)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text("epoch,loss,weights\n1,2.5,a.pth\n")
+    stub = object.__new__(Trainer)
+    stub.run_dir = run
+    Trainer._append_csv(stub, {"epoch": 2, "loss": 2.0, "box_iou": 0.5, "weights": "b.pth"})
+    Trainer._append_csv(stub, {"epoch": 3, "loss": 1.5, "box_iou": 0.6, "weights": "c.pth"})
+    lines = (run / "metrics.csv").read_text().splitlines()
+    assert lines == ["epoch,loss,weights,box_iou", "1,2.5,a.pth,", "2,2,b.pth,0.5", "3,1.5,c.pth,0.6"]
+    rows = read_history(run)
+    assert np.isnan(rows[0]["box_iou"]) and rows[2]["box_iou"] == 0.6 and rows[1]["weights"] == "b.pth"
 
 
 def test_learning_rate_schedule():

@@ -16,8 +16,9 @@ above clears it; with ``redetect`` a lost target also runs one wide search crop 
 tour from its last confident position, see ``redetect.py``) and moves to its peak when that
 scores at least ``recover_threshold`` and better than the normal step; with ``distractors``
 look-alikes seen beside the target are subtracted from its response (``distractors.py``).
-Weights with the box head (SiamFC++, ``head="box"``) replace steps 1-6 by one search crop per
-target and the box regressed at the best cell (``regression.py``).
+Weights with a box head (SiamFC++'s, ``head="box"``, or SiamFC's response with SiamFC++'s box
+branch, ``head="xcorr-box"``) replace steps 1-6 by one search crop per target and the box
+regressed at the best cell (``regression.py``).
 Boxes are 0-based (x, y, w, h) float pixels; frames BGR uint8 (H, W, 3).
 """
 from __future__ import annotations
@@ -131,7 +132,7 @@ class SiamFCMultiTracker:
             if self.model.search_backbone is not None:
                 self.model.search_backbone = GraphedBackbone(self.model.search_backbone)
         cfg = self.cfg
-        self.box_head = self.model.head_kind == "box"
+        self.box_head = self.model.regresses_box
         if self.box_head and cfg.distractors:
             raise ValueError("distractor-aware matching (distractors=true) needs weights with "
                              "the xcorr head; these have the box head")

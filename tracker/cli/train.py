@@ -41,16 +41,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--init", default="scratch", choices=["scratch", "imagenet"],
                        help="initial weights: scratch (Kaiming, default) or imagenet (the "
                             "mobilenetv2* / efficientnet_lite0* backbones, from their pip package)")
-    model.add_argument("--head", default="xcorr", choices=["xcorr", "box"],
+    model.add_argument("--head", default="xcorr", choices=["xcorr", "box", "xcorr-box"],
                        help="xcorr: SiamFC's cross-correlation response (default, the paper's); "
                             "box: SiamFC++'s head (classification, quality and the box's sides "
-                            "per cell: one search crop per frame, boxes of any shape); its pair "
-                            "defaults jitter scale and aspect more (--set overrides them)")
+                            "per cell: one search crop per frame, boxes of any shape); "
+                            "xcorr-box: SiamFC's response as the classification with SiamFC++'s "
+                            "box branch beside it (start it from xcorr weights with --start-from); "
+                            "the box heads' pair defaults jitter scale and aspect more (--set "
+                            "overrides them)")
     model.add_argument("--start-from", metavar="WEIGHTS.pth",
                        help="start the backbone from a SiamFC weights file of the same "
                             "--backbone (e.g. weights/siamfc_mobilenetv2.pth under --head box), "
-                            "and the head too when the file has a box head (to tune it "
-                            "further); its ImageNet stages are frozen as with --init imagenet")
+                            "and the head too when the file has one of the same kind (to tune "
+                            "it further; an xcorr file's response goes into an xcorr-box head); "
+                            "its ImageNet stages are frozen as with --init imagenet")
     model.add_argument("--backbone-lr", type=float, default=0.1,
                        help="with --init imagenet: learning rate of the pretrained layers, x that "
                             "of the new ones (default 0.1)")
@@ -133,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
                       warmup_epochs=(args.warmup_epochs if args.warmup_epochs is not None
                                      else int(args.init == "imagenet" or bool(args.start_from))),
                       pairs=PairConfig.from_dict({"instance_size": args.search_size,
-                                                  **(BOX_PAIRS if args.head == "box" else {}),
+                                                  **(BOX_PAIRS if args.head != "xcorr" else {}),
                                                   **parse_settings(args.set or [])}))
     try:
         trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,

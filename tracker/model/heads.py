@@ -1,5 +1,6 @@
-"""Heads on the siamese features: SiamFC's cross-correlation (``XCorrHead``, the paper's) and
-SiamFC++'s box-regression head (``BoxHead``)."""
+"""Heads on the siamese features: SiamFC's cross-correlation (``XCorrHead``, the paper's),
+SiamFC++'s box-regression head (``BoxHead``), and SiamFC's response with SiamFC++'s box branch
+beside it (``XCorrBoxHead``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -128,3 +129,44 @@ class BoxHead(nn.Module):
         c = self.cls_out(self.cls_tower(dwxcorr(self.z_cls(z), self.x_cls(x))))
         r = self.box_out(self.box_tower(dwxcorr(self.z_box(z), self.x_box(x))))
         return BoxOutput(c[:, :1], c[:, 1:], self.REG_BASE * torch.exp(r.clamp(-6.0, 6.0)))
+
+
+class XCorrBoxHead(nn.Module):
+    """SiamFC's cross-correlation response as the classification (``xcorr``: an ``XCorrHead``,
+    the same tensors as an xcorr weights file's head) with SiamFC++'s box branch beside it:
+    1x1 adjust convolutions (+BN) of both features, their depth-wise cross-correlation, a tower
+    of 3x3 conv-BN-ReLU layers, then a 3x3 convolution to the four side distances
+    (``REG_BASE * exp(r)`` px, as ``BoxHead``) and the quality (centre-ness) logit.
+
+    Built to start from trained xcorr weights: the response, which places the target, stays
+    that of a trained SiamFC network, and only the box branch has to learn (``--head xcorr-box``).
+    """
+
+    REG_BASE = BoxHead.REG_BASE
+
+    def __init__(self, in_channels: int, adjust: float = 0.001, bias: bool = False,
+                 hidden: int = 128, tower: int = 2) -> None:
+        super().__init__()
+        self.in_channels, self.hidden, self.tower = in_channels, hidden, tower
+        self.xcorr = XCorrHead(adjust, bias)
+        self.z_box = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
+        self.x_box = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
+        self.box_tower = nn.Sequential(*[m for _ in range(tower) for m in _conv_bn(hidden, hidden, 3, True)])
+        self.box_out = nn.Conv2d(hidden, 4, 3, padding=1)
+        self.quality_out = nn.Conv2d(hidden, 1, 3, padding=1)
+        self.init_outputs()
+
+    def init_outputs(self) -> None:
+        """Small output weights: quality logit 0 and a 2 * REG_BASE px square at every cell."""
+        for conv in (self.box_out, self.quality_out):
+            nn.init.normal_(conv.weight, std=0.01)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> BoxOutput:
+        """(N, C, hz, wz) exemplar and (N*K, C, hx, wx) search features -> ``BoxOutput`` of
+        (N*K, 1 | 1 | 4, R, R) maps, R = hx - hz + 1 (17 for 8x8 and 24x24 features); fp32."""
+        z, x = z.float(), x.float()
+        cls = self.xcorr(z, x)
+        t = self.box_tower(dwxcorr(self.z_box(z), self.x_box(x)))
+        r = self.box_out(t)      # padded tower: the same R x R grid as the response
+        return BoxOutput(cls, self.quality_out(t), self.REG_BASE * torch.exp(r.clamp(-6.0, 6.0)))

@@ -1,5 +1,6 @@
 """The siamese network: a backbone (shared by both crops, or one per branch) followed by a head:
-SiamFC's cross-correlation (``xcorr``) or SiamFC++'s box regression (``box``)."""
+SiamFC's cross-correlation (``xcorr``), SiamFC++'s box regression (``box``), or SiamFC's
+response with SiamFC++'s box branch beside it (``xcorr-box``)."""
 from __future__ import annotations
 
 import copy
@@ -8,7 +9,7 @@ import torch
 from torch import nn
 
 from .backbones import build_backbone
-from .heads import BoxHead, BoxOutput, XCorrHead
+from .heads import BoxHead, BoxOutput, XCorrBoxHead, XCorrHead
 
 
 #: key of the saved weights that names the backbone (utf-8 bytes as a uint8 tensor): registered
@@ -19,9 +20,12 @@ NAME_KEY = "siamfc.backbone"
 BRANCHES = ("shared", "separate")
 #: prefix of the search branch's tensors in weights files of ``branches="separate"``
 SEARCH_BRANCH = "search_backbone."
-HEADS = ("xcorr", "box")
-#: a tensor only the box head has (how a weights file says which head it is)
+HEADS = ("xcorr", "box", "xcorr-box")
+#: heads that regress the box (one search crop per frame in the tracker)
+BOX_HEADS = ("box", "xcorr-box")
+#: tensors only the box head and the xcorr-box head have (how a weights file says its head)
 BOX_HEAD_KEY = "head.box_out.weight"
+XCORR_BOX_HEAD_KEY = "head.quality_out.weight"
 
 
 class SiamNet(nn.Module):
@@ -33,7 +37,9 @@ class SiamNet(nn.Module):
     pseudo-siamese network): psi has phi's architecture and starting weights, and its own
     weights from then on (``search_backbone``; its tensors say so in a weights file).
     ``head="xcorr"``: the paper's response map; ``"box"``: SiamFC++'s per-cell classification,
-    quality and box (``BoxHead``; ``forward`` returns a ``BoxOutput``).
+    quality and box (``BoxHead``; ``forward`` returns a ``BoxOutput``); ``"xcorr-box"``: the
+    paper's response as the classification and SiamFC++'s box branch (``XCorrBoxHead``, also
+    a ``BoxOutput``).
     """
 
     def __init__(self, backbone: str | nn.Module = "alexnet", adjust: float = 0.001,
@@ -47,13 +53,26 @@ class SiamNet(nn.Module):
         self.backbone = build_backbone(backbone) if isinstance(backbone, str) else backbone
         self.search_backbone = copy.deepcopy(self.backbone) if branches == "separate" else None
         # the paper's bias b: for the backbones that ask for it (those trained since it came)
-        self.head: nn.Module = (BoxHead(feature_channels(self.backbone)) if head == "box" else
-                                XCorrHead(adjust, bias=getattr(self.backbone, "head_bias", False)))
+        bias = getattr(self.backbone, "head_bias", False)
+        self.head: nn.Module
+        if head == "box":
+            self.head = BoxHead(feature_channels(self.backbone))
+        elif head == "xcorr-box":
+            self.head = XCorrBoxHead(feature_channels(self.backbone), adjust, bias=bias)
+        else:
+            self.head = XCorrHead(adjust, bias=bias)
 
     @property
     def head_kind(self) -> str:
-        """``xcorr`` or ``box``."""
+        """``xcorr``, ``box`` or ``xcorr-box``."""
+        if isinstance(self.head, XCorrBoxHead):
+            return "xcorr-box"
         return "box" if isinstance(self.head, BoxHead) else "xcorr"
+
+    @property
+    def regresses_box(self) -> bool:
+        """The head regresses the box (``box``, ``xcorr-box``): one search crop per frame."""
+        return self.head_kind in BOX_HEADS
 
     @property
     def branches(self) -> str:
@@ -120,7 +139,9 @@ def backbone_from_state(state: dict[str, torch.Tensor]) -> str | None:
 
 
 def head_of(state: dict[str, torch.Tensor]) -> str:
-    """``box`` when a weights state holds the box head's tensors, else ``xcorr``."""
+    """The head a weights state holds: ``xcorr-box``, ``box`` or ``xcorr``."""
+    if XCORR_BOX_HEAD_KEY in state:
+        return "xcorr-box"
     return "box" if BOX_HEAD_KEY in state else "xcorr"
 
 

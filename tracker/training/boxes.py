@@ -84,3 +84,33 @@ def box_loss(out: BoxOutput, targets: BoxTargets) -> tuple[torch.Tensor, dict[st
     total = cls + QUALITY_WEIGHT * quality + IOU_WEIGHT * iou_term
     return total, {"cls": float(cls.detach()), "quality": float(quality.detach()),
                    "iou": float(iou.detach().mean()) if iou.numel() else float("nan")}
+
+
+def shape_fit_sums(pred_ltrb: torch.Tensor, targets: BoxTargets) -> torch.Tensor:
+    """(2, 5) sums over the positive cells for two least-squares fits of predicted on true:
+    row 0 the log size 0.5 * log(w * h), row 1 the log aspect ratio log(w / h), each as
+    (n, sum t, sum p, sum t^2, sum t * p) (``fit_slope`` turns a row into a slope). A slope
+    below 1 means the head pulls its boxes towards the size (or shape) it usually sees rather
+    than measuring the target's: in tracking that error feeds the next crop."""
+    positive = targets.labels[:, 0] > 0.5                                      # (B, R, R)
+    out = torch.zeros(2, 5, dtype=torch.float64)
+    if not positive.any():
+        return out
+
+    def shape(ltrb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        w = (ltrb[:, 0] + ltrb[:, 2]).clamp(min=1e-6)[positive].double()
+        h = (ltrb[:, 1] + ltrb[:, 3]).clamp(min=1e-6)[positive].double()
+        return 0.5 * torch.log(w * h), torch.log(w / h)
+
+    for row, (t, p) in enumerate(zip(shape(targets.ltrb), shape(pred_ltrb.detach().float()))):
+        out[row] = torch.stack([torch.tensor(float(t.numel()), dtype=torch.float64), t.sum(),
+                                p.sum(), (t * t).sum(), (t * p).sum()]).cpu()
+    return out
+
+
+def fit_slope(sums: torch.Tensor) -> float:
+    """Least-squares slope of p on t from (n, sum t, sum p, sum t^2, sum t * p); NaN when the
+    true values do not vary."""
+    n, st, sp, stt, stp = (float(v) for v in sums)
+    var = n * stt - st * st
+    return (n * stp - st * sp) / var if n > 1 and var > 1e-9 * max(1.0, n * stt) else float("nan")

@@ -19,10 +19,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from ..model.network import BRANCHES, HEADS, SiamNet, init_weights, weights_state
+from ..model.network import BOX_HEADS, BRANCHES, HEADS, SiamNet, init_weights, weights_state
 from ..model.runtime import cpu_info
 from ..model.weights import load_model
-from .boxes import box_loss, box_targets
+from .boxes import box_loss, box_targets, fit_slope, shape_fit_sums
 from .losses import LOSSES, distill_loss
 from .pairs import PairConfig, PairDataset
 from .sequences import TrainSequence
@@ -56,6 +56,7 @@ class TrainConfig:
     warmup_epochs: int = 0       # learning rate rises linearly from a tenth over these
     branches: str = "shared"     # shared (siamese) | separate (pseudo-siamese: own search weights)
     head: str = "xcorr"          # xcorr (SiamFC's response) | box (SiamFC++: class, quality, box)
+    #                              | xcorr-box (SiamFC's response + SiamFC++'s box branch)
     start_from: str = ""         # SiamFC weights whose backbone (and box head) start the network
     pairs: PairConfig = field(default_factory=PairConfig)
 
@@ -75,7 +76,7 @@ class TrainConfig:
             raise ValueError(f"branches must be one of {BRANCHES}, got {self.branches!r}")
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
-        if self.head == "box" and (self.distill or self.loss != "logistic"):
+        if self.head in BOX_HEADS and (self.distill or self.loss != "logistic"):
             raise ValueError("the box head trains with its own losses (logistic classification, "
                              "quality BCE, IoU): drop --distill and keep --loss logistic")
         if self.init not in ("scratch", "imagenet"):
@@ -129,11 +130,26 @@ def pretrained_parts(model: SiamNet) -> list[torch.nn.Module]:
 def set_trainable(model: SiamNet, cfg: TrainConfig, epoch: int) -> None:
     """Freeze the pretrained parts for ``epoch`` (0-based): all of them before
     ``unfreeze_epoch``, then all but the last ``train_stages``. Only for a pretrained backbone
-    (``cfg.pretrained``)."""
+    (``cfg.pretrained``). An ``xcorr-box`` head started from weights keeps their whole
+    response (backbone with its adjust layer, the xcorr head) frozen while no stage tunes."""
     if not cfg.pretrained:
         return
     parts = pretrained_parts(model)
     tuned = cfg.train_stages if epoch >= cfg.unfreeze_epoch else 0
+    if cfg.head == "xcorr-box" and cfg.start_from:
+        # the response's trainable tensors outside the pretrained parts (the backbone's adjust
+        # layer, the xcorr bias): frozen here, and given back to training once a stage tunes
+        frozen: list[torch.nn.Parameter] = model.__dict__.setdefault("_frozen_response", [])
+        if tuned == 0 and parts:
+            for p in [*(p for b in model.backbones() for p in b.parameters()),
+                      *model.head.xcorr.parameters()]:
+                if p.requires_grad:
+                    p.requires_grad_(False)
+                    frozen.append(p)
+        else:
+            for p in frozen:
+                p.requires_grad_(True)
+            frozen.clear()
     for i, part in enumerate(parts):
         part.requires_grad_(i >= len(parts) - tuned)
 
@@ -141,7 +157,8 @@ def set_trainable(model: SiamNet, cfg: TrainConfig, epoch: int) -> None:
 def start_from_weights(model: SiamNet, path: str) -> None:
     """Copy the backbone tensors (``backbone.*``, ``search_backbone.*``) of the SiamFC weights
     file ``path`` into ``model``; its head too when the file has a head of the same kind (to
-    go on tuning a box head), else the head stays as initialised. ``ValueError`` naming the
+    go on tuning a box head), and an xcorr file's response (its bias) into an ``xcorr-box``
+    head's ``xcorr`` part; else the head stays as initialised. ``ValueError`` naming the
     file when its backbone is another one."""
     source_model = load_model(path)
     source = source_model.state_dict()
@@ -155,16 +172,25 @@ def start_from_weights(model: SiamNet, path: str) -> None:
         what = "head" if wrong[0].startswith("head.") else "backbone"
         raise ValueError(f"{path}: its {what} does not fit {model.backbone_name!r} "
                          f"({wrong[0]} missing or of another shape); pick weights of that backbone")
-    model.load_state_dict({**target, **{k: source[k] for k in keys}})
+    copied = {k: source[k] for k in keys}
+    if model.head_kind == "xcorr-box" and source_model.head_kind == "xcorr":
+        # the xcorr file's response: its tensors under head.xcorr.* (the bias, when it has one)
+        copied.update({"head.xcorr." + k[len("head."):]: v for k, v in source.items()
+                       if k.startswith("head.") and "head.xcorr." + k[len("head."):] in target})
+    model.load_state_dict({**target, **copied})
 
 
 def freeze_batchnorm(model: SiamNet) -> None:
     """Keep the pretrained parts' BatchNorm statistics as they are (eval mode); their scale and
-    shift still train where the part does."""
+    shift still train where the part does. Any other BatchNorm whose scale is frozen keeps its
+    statistics too."""
     for part in pretrained_parts(model):
         for m in part.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d) and m.weight is not None and not m.weight.requires_grad:
+            m.eval()
 
 
 def _train_config_dict(cfg: TrainConfig) -> dict:
@@ -299,7 +325,7 @@ class Trainer:
             if cfg.pretrained:
                 freeze_batchnorm(self.model)
             sums = {"loss": 0.0, "pos": 0.0, "neg": 0.0, "n": 0, "skipped": 0, "distill": 0.0,
-                    "iou": 0.0, "iou_n": 0}
+                    "iou": 0.0, "iou_n": 0, "shape": torch.zeros(2, 5, dtype=torch.float64)}
             start = time.perf_counter()
             for i, (z, x, labels, boxes, skipped) in enumerate(loader):
                 sums["skipped"] += int(skipped.sum())
@@ -311,7 +337,7 @@ class Trainer:
                 labels = labels.to(self.device)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                     out = self.net(z, x)
-                if cfg.head == "box":
+                if cfg.head in BOX_HEADS:
                     # the box head's labels come from the box (cells inside its central part)
                     targets = box_targets(boxes.to(self.device), out.cls.shape[-1],
                                           cfg.pairs.total_stride, cfg.pairs.instance_size)
@@ -320,6 +346,7 @@ class Trainer:
                     if not math.isnan(parts["iou"]):        # NaN: no positive cell
                         sums["iou"] += parts["iou"]
                         sums["iou_n"] += 1
+                    sums["shape"] += shape_fit_sums(out.ltrb, targets)
                 else:
                     logits = out
                     loss = self.loss_fn(logits.float(), labels)
@@ -354,8 +381,11 @@ class Trainer:
                    "skipped": self._all_ranks_sum(sums["skipped"])}
             if self.teacher is not None:
                 row["distill"] = sums["distill"] / n   # its share of "loss", unweighted
-            if cfg.head == "box":                      # mean IoU of the boxes on positive cells
+            if cfg.head in BOX_HEADS:                  # mean IoU of the boxes on positive cells
                 row["box_iou"] = sums["iou"] / max(1, sums["iou_n"])
+                # slopes of the predicted log size and log aspect on the true (1: measured)
+                row["box_size_slope"] = fit_slope(sums["shape"][0])
+                row["box_aspect_slope"] = fit_slope(sums["shape"][1])
             weights = self.save()
             row["dev_auc"] = float("nan")
             if self.validate is not None and self.rank == 0 and (
@@ -383,14 +413,28 @@ class Trainer:
         return int(t.item())
 
     def _append_csv(self, row: dict) -> None:
-        """Append a row to metrics.csv (the header is written with the first row)."""
+        """Append a row to metrics.csv (the header is written with the first row; a run resumed
+        by a version with other columns rewrites the file with all of them, blank where a row
+        has none)."""
         path = self.run_dir / "metrics.csv"
-        new = not path.is_file()
-        with open(path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        values = {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+        fields, rows = list(row), []
+        if path.is_file():
+            with open(path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                old = list(reader.fieldnames or [])
+                rows = list(reader)
+            if old == fields:
+                with open(path, "a", newline="") as fh:
+                    csv.DictWriter(fh, fieldnames=fields).writerow(values)
+                return
+            fields = old + [k for k in fields if k not in old]
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=fields, restval="")
+            writer.writeheader()
+            writer.writerows(rows + [values])
+        os.replace(tmp, path)
 
 
 def read_history(run_dir: str | os.PathLike) -> list[dict]:
