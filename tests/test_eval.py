@@ -205,6 +205,8 @@ def test_eval_refuses_results_made_otherwise(tmp_path, otb_root, random_slim_wei
     assert main(args) == 0
     path = tmp_path / "results" / "siamfc@random_slim" / "provenance.json"
     made = json.loads(path.read_text())
+    if made[key] == value:            # this machine is that: another CPU capability then
+        value = "AVX2" if value != "AVX2" else "AVX512"
     made[key] = value
     path.write_text(json.dumps(made))
     capsys.readouterr()
