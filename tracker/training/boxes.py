@@ -103,8 +103,8 @@ def shape_fit_sums(pred_ltrb: torch.Tensor, targets: BoxTargets) -> torch.Tensor
         return 0.5 * torch.log(w * h), torch.log(w / h)
 
     for row, (t, p) in enumerate(zip(shape(targets.ltrb), shape(pred_ltrb.detach().float()))):
-        out[row] = torch.stack([torch.tensor(float(t.numel()), dtype=torch.float64), t.sum(),
-                                p.sum(), (t * t).sum(), (t * p).sum()]).cpu()
+        out[row] = torch.stack([t.new_tensor(float(t.numel())), t.sum(), p.sum(),
+                                (t * t).sum(), (t * p).sum()]).cpu()     # on the maps' device
     return out
 
 
