@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from ..model.runtime import resolve_device
+    from ..model.network import BOX_HEADS
     from ..training.pairs import BOX_PAIRS, PairConfig
     from ..training.trainer import TrainConfig, Trainer
 
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
                       warmup_epochs=(args.warmup_epochs if args.warmup_epochs is not None
                                      else int(args.init == "imagenet" or bool(args.start_from))),
                       pairs=PairConfig.from_dict({"instance_size": args.search_size,
-                                                  **(BOX_PAIRS if args.head != "xcorr" else {}),
+                                                  **(BOX_PAIRS if args.head in BOX_HEADS else {}),
                                                   **parse_settings(args.set or [])}))
     try:
         trainer = Trainer(sequences, args.out, cfg, device=device, weights=seq_weights,

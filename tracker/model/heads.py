@@ -78,6 +78,28 @@ def _conv_bn(cin: int, cout: int, k: int, relu: bool) -> list[nn.Module]:
     return layers + [nn.ReLU(inplace=True)] if relu else layers
 
 
+def _adjust(cin: int, hidden: int) -> nn.Sequential:
+    """A 1x1 convolution + BN (no ReLU): the features of one branch, before the correlation."""
+    return nn.Sequential(*_conv_bn(cin, hidden, 1, relu=False))
+
+
+def _tower(hidden: int, layers: int) -> nn.Sequential:
+    """``layers`` padded 3x3 conv-BN-ReLU layers (the map keeps its size)."""
+    return nn.Sequential(*[m for _ in range(layers) for m in _conv_bn(hidden, hidden, 3, True)])
+
+
+def _init_small(*convs: nn.Conv2d) -> None:
+    """Output layers that start near zero: logit 0, side distances of REG_BASE px."""
+    for conv in convs:
+        nn.init.normal_(conv.weight, std=0.01)
+        nn.init.zeros_(conv.bias)
+
+
+def _sides(r: torch.Tensor, base: float) -> torch.Tensor:
+    """Raw box outputs -> side distances ``base * exp(r)`` px (clamped: finite, > 0)."""
+    return base * torch.exp(r.clamp(-6.0, 6.0))
+
+
 @dataclass(frozen=True)
 class BoxOutput:
     """What ``BoxHead`` predicts per response cell (all (B, ., 17, 17) for 127/255 crops):
@@ -105,12 +127,9 @@ class BoxHead(nn.Module):
     def __init__(self, in_channels: int, hidden: int = 128, tower: int = 2) -> None:
         super().__init__()
         self.in_channels, self.hidden, self.tower = in_channels, hidden, tower
-        self.z_cls = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
-        self.x_cls = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
-        self.z_box = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
-        self.x_box = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
-        self.cls_tower = nn.Sequential(*[m for _ in range(tower) for m in _conv_bn(hidden, hidden, 3, True)])
-        self.box_tower = nn.Sequential(*[m for _ in range(tower) for m in _conv_bn(hidden, hidden, 3, True)])
+        self.z_cls, self.x_cls = _adjust(in_channels, hidden), _adjust(in_channels, hidden)
+        self.z_box, self.x_box = _adjust(in_channels, hidden), _adjust(in_channels, hidden)
+        self.cls_tower, self.box_tower = _tower(hidden, tower), _tower(hidden, tower)
         self.cls_out = nn.Conv2d(hidden, 2, 3, padding=1)      # channels: cls, quality
         self.box_out = nn.Conv2d(hidden, 4, 3, padding=1)
         self.init_outputs()
@@ -118,9 +137,7 @@ class BoxHead(nn.Module):
     def init_outputs(self) -> None:
         """Small output weights: every cell starts at logit 0 and a 2 * REG_BASE px square
         (``network.init_weights`` calls this after its Kaiming initialisation)."""
-        for conv in (self.cls_out, self.box_out):
-            nn.init.normal_(conv.weight, std=0.01)
-            nn.init.zeros_(conv.bias)
+        _init_small(self.cls_out, self.box_out)
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> BoxOutput:
         """(N, C, 8, 8) exemplar and (N*K, C, 24, 24) search features -> ``BoxOutput`` of
@@ -128,7 +145,7 @@ class BoxHead(nn.Module):
         z, x = z.float(), x.float()
         c = self.cls_out(self.cls_tower(dwxcorr(self.z_cls(z), self.x_cls(x))))
         r = self.box_out(self.box_tower(dwxcorr(self.z_box(z), self.x_box(x))))
-        return BoxOutput(c[:, :1], c[:, 1:], self.REG_BASE * torch.exp(r.clamp(-6.0, 6.0)))
+        return BoxOutput(c[:, :1], c[:, 1:], _sides(r, self.REG_BASE))
 
 
 class XCorrBoxHead(nn.Module):
@@ -149,18 +166,15 @@ class XCorrBoxHead(nn.Module):
         super().__init__()
         self.in_channels, self.hidden, self.tower = in_channels, hidden, tower
         self.xcorr = XCorrHead(adjust, bias)
-        self.z_box = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
-        self.x_box = nn.Sequential(*_conv_bn(in_channels, hidden, 1, relu=False))
-        self.box_tower = nn.Sequential(*[m for _ in range(tower) for m in _conv_bn(hidden, hidden, 3, True)])
+        self.z_box, self.x_box = _adjust(in_channels, hidden), _adjust(in_channels, hidden)
+        self.box_tower = _tower(hidden, tower)
         self.box_out = nn.Conv2d(hidden, 4, 3, padding=1)
         self.quality_out = nn.Conv2d(hidden, 1, 3, padding=1)
         self.init_outputs()
 
     def init_outputs(self) -> None:
         """Small output weights: quality logit 0 and a 2 * REG_BASE px square at every cell."""
-        for conv in (self.box_out, self.quality_out):
-            nn.init.normal_(conv.weight, std=0.01)
-            nn.init.zeros_(conv.bias)
+        _init_small(self.box_out, self.quality_out)
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> BoxOutput:
         """(N, C, hz, wz) exemplar and (N*K, C, hx, wx) search features -> ``BoxOutput`` of
@@ -169,4 +183,4 @@ class XCorrBoxHead(nn.Module):
         cls = self.xcorr(z, x)
         t = self.box_tower(dwxcorr(self.z_box(z), self.x_box(x)))
         r = self.box_out(t)      # padded tower: the same R x R grid as the response
-        return BoxOutput(cls, self.quality_out(t), self.REG_BASE * torch.exp(r.clamp(-6.0, 6.0)))
+        return BoxOutput(cls, self.quality_out(t), _sides(r, self.REG_BASE))

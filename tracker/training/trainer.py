@@ -172,12 +172,9 @@ def start_from_weights(model: SiamNet, path: str) -> None:
         what = "head" if wrong[0].startswith("head.") else "backbone"
         raise ValueError(f"{path}: its {what} does not fit {model.backbone_name!r} "
                          f"({wrong[0]} missing or of another shape); pick weights of that backbone")
-    copied = {k: source[k] for k in keys}
+    model.load_state_dict({**target, **{k: source[k] for k in keys}})
     if model.head_kind == "xcorr-box" and source_model.head_kind == "xcorr":
-        # the xcorr file's response: its tensors under head.xcorr.* (the bias, when it has one)
-        copied.update({"head.xcorr." + k[len("head."):]: v for k, v in source.items()
-                       if k.startswith("head.") and "head.xcorr." + k[len("head."):] in target})
-    model.load_state_dict({**target, **copied})
+        model.head.xcorr.load_state_dict(source_model.head.state_dict())   # the file's response
 
 
 def freeze_batchnorm(model: SiamNet) -> None:
