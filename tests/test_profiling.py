@@ -39,7 +39,11 @@ def test_disabled_timer_records_nothing():
 
 
 def test_tracker_stages_add_up_to_the_update(random_weights, small_clip):
-    """Every part of update() is inside a stage: their sum is the update time (within 1 ms)."""
+    """Every part of update() is inside a stage: their sum is the update time (within 1 ms).
+
+    Work left outside the stages shows in every frame's gap; a busy machine's preemption or a
+    garbage collection only in some. So the smallest gap of the frames is held to 1 ms.
+    """
     from tracker import SiamFCMultiTracker
     multi = SiamFCMultiTracker.from_pretrained(random_weights, device="cpu")
     multi.init(small_clip.frames[0], [small_clip.boxes[0]])
@@ -51,8 +55,8 @@ def test_tracker_stages_add_up_to_the_update(random_weights, small_clip):
         totals.append(time.perf_counter() - start)
     per_frame = [sum(v[i] for v in multi.timer.times.values()) for i in range(5)]
     assert {"crop", "backbone", "xcorr", "upsample_peak", "bookkeeping"} <= set(multi.timer.times)
-    for staged, total in zip(per_frame, totals):
-        assert staged <= total and total - staged < 1e-3
+    assert all(staged <= total for staged, total in zip(per_frame, totals))
+    assert min(total - staged for staged, total in zip(per_frame, totals)) < 1e-3
 
 
 def test_busy_load_runs_competitors_only_inside_the_block():
