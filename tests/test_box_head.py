@@ -6,14 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tracker.config import TrackerConfig
+from tracker.config import BOX_PEAKS, TrackerConfig
 from tracker.diagnostics.synthetic import make_shape_clip
 from tracker.model.fusion import fold_batchnorm
 from tracker.geometry import context_size
 from tracker.model.heads import BoxHead, BoxOutput, XCorrBoxHead, dwxcorr
 from tracker.model.network import BOX_HEADS, SiamNet, init_weights, weights_state
 from tracker.model.weights import load_model, weights_dirs
-from tracker.regression import best_cells, change_penalty, damped_size, decode_boxes, size_gain
+from tracker.regression import (IDENTITY_CALIBRATION, best_cells, change_penalty, damped_size,
+                               decode_boxes, size_gain)
 from tracker.siamfc import SiamFCMultiTracker, SiamFCTracker
 from tracker.training.boxes import (box_loss, box_targets, cell_positions, fit_slope, ltrb_iou,
                                     shape_fit_sums)
@@ -177,7 +178,7 @@ def test_box_step_moves_to_the_predicted_box_and_damps_its_size():
     there (crop px -> frame px), the size moves by box_lr x penalty x score, aspect free."""
     net = box_net()
     net.head = FixedBoxHead((127 + 16, 127, 96, 48))
-    cfg = TrackerConfig()
+    cfg = TrackerConfig(box_peak="cell", box_calibration=False)      # SiamFC++'s step
     tracker = SiamFCTracker(net, cfg, device="cpu", dtype="fp32")
     frame = np.zeros((400, 400, 3), np.uint8)
     box = (150.0, 170.0, 60.0, 60.0)                   # centre (179.5, 199.5)
@@ -243,24 +244,50 @@ def test_size_gain_is_the_clipped_ratio():
     torch.testing.assert_close(gain, torch.tensor([[0.5, 1.5], [3.0, 1 / 3]]))
 
 
-@pytest.mark.parametrize("box_gain", [False, True])
-def test_box_gain_makes_the_first_frame_regress_its_known_size(small_clip, box_gain):
-    """Updating on the first frame itself (no penalty, no window): with ``box_gain`` the
-    head's box for the target is rescaled to the known size, so the size is kept exactly;
-    without it the size moves towards the head's own (a 64 px square at every cell here)."""
+@pytest.mark.parametrize("peak", BOX_PEAKS)
+@pytest.mark.parametrize("fit", ["none", "gain", "calibration"])
+def test_first_frame_fits_make_it_regress_its_known_size(small_clip, fit, peak):
+    """Updating on the first frame itself (no penalty, the size set to the box): with ``box_gain`` or
+    ``box_calibration`` the head's box for the target is read back as the known size, so the
+    size is kept; without either it moves towards the head's own (a 64 px square at every
+    cell here, whatever the crop: the calibration's slopes stop at their lower clip)."""
     net = box_net()
     torch.nn.init.zeros_(net.head.box_out.weight)         # every side 32 px from its cell
-    cfg = TrackerConfig(box_gain=box_gain, penalty_k=0.0, box_window_influence=0.0, box_lr=1.0)
+    torch.nn.init.zeros_(net.head.cls_out.weight)         # every cell scores sigmoid(8)^2
+    torch.nn.init.constant_(net.head.cls_out.bias, 8.0)
+    cfg = TrackerConfig(box_gain=fit == "gain", box_calibration=fit == "calibration",
+                        box_peak=peak, penalty_k=0.0, box_lr=1.0)
     tracker = SiamFCMultiTracker(net, cfg, device="cpu", dtype="fp32")
     first = np.asarray(small_clip.boxes[0], dtype=float)
     tracker.init(small_clip.frames[0], [first])
-    gain = tracker.targets.box_gain[0]
-    assert np.all((gain >= 1 / 3) & (gain <= 3)) and (np.any(gain != 1.0) == box_gain)
+    lines = tracker.targets.box_cal[0]
+    assert (fit != "none") == (not np.allclose(lines, IDENTITY_CALIBRATION))
+    if fit == "calibration":
+        np.testing.assert_allclose(lines[[1, 3]], 0.3)
     size = np.array(tracker.update(small_clip.frames[0])[0].box[2:])
-    if box_gain:
-        np.testing.assert_allclose(size, first[2:], rtol=1e-4)
-    else:
+    if fit == "none":
         assert np.abs(size - first[2:]).max() > 0.5
+    else:
+        np.testing.assert_allclose(size, first[2:], rtol=1e-3)
+
+
+def test_response_peak_places_the_target_as_the_siamfc_step_does(small_clip):
+    """``box_peak="response"``: the first update's centre is the one the cross-correlation
+    tracker with one scale finds on the same classification map (upsampled, windowed)."""
+    box = box_net(head="xcorr-box", seed=3)
+    xcorr = SiamNet("alexnet_slim", head="xcorr").eval()
+    xcorr.backbone.load_state_dict(box.backbone.state_dict())
+    xcorr.head.load_state_dict(box.head.xcorr.state_dict())
+    trackers = [SiamFCTracker(box, TrackerConfig(box_peak="response"), device="cpu", dtype="fp32"),
+                SiamFCTracker(xcorr, TrackerConfig(num_scales=1), device="cpu", dtype="fp32")]
+    centres = []
+    for tracker in trackers:
+        tracker.init(small_clip.frames[0], small_clip.boxes[0])
+        x, y, w, h = tracker.update(small_clip.frames[1]).box
+        centres.append((x + w / 2, y + h / 2))
+    assert centres[0] != pytest.approx((small_clip.boxes[0][0] + small_clip.boxes[0][2] / 2,
+                                        small_clip.boxes[0][1] + small_clip.boxes[0][3] / 2))
+    np.testing.assert_allclose(centres[0], centres[1], atol=1e-3)
 
 
 @pytest.mark.parametrize("head", BOX_HEADS)

@@ -115,7 +115,9 @@ def test_bench_runs_and_reports_stages(random_weights, capsys):
     assert "backbone precision: fp32" in out     # auto, and no calibration beside these weights
 
 
-@pytest.mark.parametrize("setting,code", [("num_scales=5", 0), ("num_scales=4", 2), ("bogus=1", 2)])
+@pytest.mark.parametrize("setting,code", [("num_scales=5", 0), ("num_scales=4", 2), ("bogus=1", 2),
+                                          ("box_peak=cell", 0), ("box_peak=middle", 2),
+                                          ("scale_lr=fast", 2)])
 def test_bench_takes_settings(random_weights, setting, code, capsys):
     assert run("bench", "--frames", 2, "--no-opencv", "--device", "cpu", "--weights",
                random_weights, "--set", setting) == code

@@ -28,6 +28,9 @@ def dataclass_from_dict(cls: type[T], values: Mapping[str, Any]) -> T:
     return cls(**dict(values))
 
 
+BOX_PEAKS = ("cell", "response")
+
+
 @dataclass(frozen=True)
 class TrackerConfig:
     """All numbers of the SiamFC tracking loop.
@@ -52,8 +55,14 @@ class TrackerConfig:
     box_lr: float = 0.52            # damping of the size update, x the chosen cell's score
     box_window_influence: float = 0.21   # weight of the Hann window on the 17x17 scores
     penalty_k: float = 0.04         # penalty on changes of size and aspect ratio
-    box_gain: bool = False          # correct each target's regressed width and height by the
-    #   head's own error on the first frame, where the box is known (not in SiamFC++)
+    box_calibration: bool = True    # fit each target's regressed size and aspect ratio to 9
+    #   warped crops of the first frame, where the box is known, and read later regressions
+    #   through the fit (not in SiamFC++; see regression.py)
+    box_gain: bool = False          # instead: one factor per side, the known box over the
+    #   head's box for it on the first frame (not in SiamFC++; replaces box_calibration)
+    box_peak: str = "response"      # the centre: the peak of the upsampled classification map,
+    #   as SiamFC places it, the size from the cell nearest to it; "cell": the best cell's
+    #   box after the penalty and the window (SiamFC++)
     # lost state and re-detection (not in the paper; the box is flagged, never dropped)
     lost_threshold: float = 0.35    # score below this ...
     lost_frames: int = 5            # ... for this many frames in a row -> lost
@@ -106,9 +115,11 @@ class TrackerConfig:
         check(self.penalty_k >= 0.0, f"penalty_k must be >= 0, got {self.penalty_k}")
         check(0.0 < self.min_scale <= 1.0 <= self.max_scale,
               f"need 0 < min_scale <= 1 <= max_scale, got {self.min_scale}, {self.max_scale}")
-        for key in ("redetect", "distractors", "box_gain"):
+        for key in ("redetect", "distractors", "box_gain", "box_calibration"):
             check(isinstance(getattr(self, key), bool),
                   f"{key} must be true or false, got {getattr(self, key)!r}")
+        check(self.box_peak in BOX_PEAKS,
+              f"box_peak must be one of {', '.join(BOX_PEAKS)}, got {self.box_peak!r}")
         check(0.0 <= self.distractor_weight <= 1.0,
               f"distractor_weight must be in [0, 1], got {self.distractor_weight}")
         check(self.distractor_gap >= 0.0, f"distractor_gap must be >= 0, got {self.distractor_gap}")

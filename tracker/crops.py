@@ -1,8 +1,9 @@
-"""Square crops centred on a point, resized to a fixed side, padded with the frame mean.
+"""Crops centred on a point, resized to a fixed square side, padded with the frame mean.
 
 All functions map output pixel j to source coordinate ``c + (j - (out - 1) / 2) * size / out``
 (pixel centres at integer coordinates), so a crop of side ``size`` covers exactly
-[c - size/2, c + size/2] of the frame.
+[c - size/2, c + size/2] of the frame. A size may also be a (width, height) pair: that region
+is stretched to the square output (the box head's first-frame calibration warps its target).
 """
 from __future__ import annotations
 
@@ -17,10 +18,17 @@ if TYPE_CHECKING:
     from .staging import FrameUploader
 
 
-def crop_numpy(frame: np.ndarray, center: tuple[float, float], size: float, out_size: int,
+def _sides(sizes: np.ndarray | torch.Tensor) -> tuple:
+    """(B,) sides or (B, 2) (width, height) -> the (B,) widths and (B,) heights."""
+    return (sizes, sizes) if sizes.ndim == 1 else (sizes[:, 0], sizes[:, 1])
+
+
+def crop_numpy(frame: np.ndarray, center: tuple[float, float], size: float | tuple[float, float],
+               out_size: int,
                pad_value: np.ndarray | tuple[float, ...] | None = None,
                interp: int = cv2.INTER_LINEAR, dst: np.ndarray | None = None) -> np.ndarray:
-    """One crop with OpenCV: frame (H, W, C) uint8/float, centre (cx, cy) px, side ``size`` px.
+    """One crop with OpenCV: frame (H, W, C) uint8/float, centre (cx, cy) px, side ``size`` px
+    (or its (width, height)).
 
     Returns (out_size, out_size, C) of the frame's dtype, written into ``dst`` when given (a
     contiguous array of that shape and dtype); outside pixels are ``pad_value`` (default: the
@@ -28,10 +36,11 @@ def crop_numpy(frame: np.ndarray, center: tuple[float, float], size: float, out_
     """
     if pad_value is None:
         pad_value = frame.reshape(-1, frame.shape[-1]).mean(axis=0)
-    a = out_size / size
+    size_x, size_y = (size, size) if np.ndim(size) == 0 else size
+    ax, ay = out_size / size_x, out_size / size_y
     cx, cy = center
-    m = np.array([[a, 0.0, (out_size - 1) / 2 - a * cx],
-                  [0.0, a, (out_size - 1) / 2 - a * cy]], dtype=np.float64)
+    m = np.array([[ax, 0.0, (out_size - 1) / 2 - ax * cx],
+                  [0.0, ay, (out_size - 1) / 2 - ay * cy]], dtype=np.float64)
     border = tuple(float(v) for v in np.ravel(pad_value))
     return cv2.warpAffine(frame, m, (out_size, out_size), dst=dst, flags=interp,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=border)
@@ -47,7 +56,8 @@ def crop_batch(frame: torch.Tensor, centers: torch.Tensor, sizes: torch.Tensor, 
                mean: torch.Tensor | None = None) -> torch.Tensor:
     """All crops of one frame in one ``grid_sample`` call (bilinear).
 
-    frame: (1, C, H, W) float; centers: (B, 2) (cx, cy) px; sizes: (B,) side px;
+    frame: (1, C, H, W) float; centers: (B, 2) (cx, cy) px; sizes: (B,) side px or (B, 2)
+    (width, height) px;
     mean: (C,) padding value (default: the frame's per-channel mean).
     Returns (B, C, out_size, out_size) float.
     """
@@ -59,9 +69,9 @@ def crop_batch(frame: torch.Tensor, centers: torch.Tensor, sizes: torch.Tensor, 
     centers = centers.to(device=device, dtype=torch.float64)
     sizes = sizes.to(device=device, dtype=torch.float64)
     j = torch.arange(out_size, device=device, dtype=torch.float64) - (out_size - 1) / 2
-    step = (sizes / out_size)[:, None]                                   # (B, 1)
-    xs = centers[:, 0:1] + j[None] * step                                 # (B, out) source px
-    ys = centers[:, 1:2] + j[None] * step
+    size_x, size_y = _sides(sizes)
+    xs = centers[:, 0:1] + j[None] * (size_x / out_size)[:, None]        # (B, out) source px
+    ys = centers[:, 1:2] + j[None] * (size_y / out_size)[:, None]
     # normalise to [-1, 1] with align_corners=False: pixel i centre -> (2i + 1) / W - 1
     gx = ((2 * xs + 1) / w - 1).to(dtype)
     gy = ((2 * ys + 1) / h - 1).to(dtype)
@@ -101,12 +111,14 @@ class FrameCrops:
             self._mean_t = self._img.mean(dim=(0, 2, 3))
 
     def __call__(self, centers: np.ndarray, sizes: np.ndarray, out_size: int) -> torch.Tensor:
-        """centers: (B, 2) (cx, cy) px; sizes: (B,) side px.
+        """centers: (B, 2) (cx, cy) px; sizes: (B,) side px, or (B, 2) (width, height) px of
+        regions stretched to the square output.
 
         Returns (B, 3, out_size, out_size) float32 on ``device``, channels-last on the CPU.
         """
         centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
-        sizes = np.asarray(sizes, dtype=np.float64).reshape(-1)
+        sizes = np.asarray(sizes, dtype=np.float64)
+        sizes = sizes.reshape(-1, 2) if sizes.ndim == 2 else sizes.reshape(-1)
         if self.device.type != "cpu":
             return crop_batch(self._img, torch.from_numpy(centers), torch.from_numpy(sizes),
                               out_size, self._mean_t)
@@ -114,8 +126,9 @@ class FrameCrops:
         out = np.empty((len(sizes), out_size, out_size, c), dtype=np.float32)
         # the frame region the crops sample (bilinear: +-1 px, rounded out), clipped to the frame;
         # outside the frame the warp pads with the frame mean, as for the whole frame
-        lo = np.floor((centers - sizes[:, None] / 2).min(axis=0)) - 2
-        hi = np.ceil((centers + sizes[:, None] / 2).max(axis=0)) + 3
+        half = np.stack(_sides(sizes), axis=1) / 2                       # (B, 2)
+        lo = np.floor((centers - half).min(axis=0)) - 2
+        hi = np.ceil((centers + half).max(axis=0)) + 3
         x0, y0 = (int(v) for v in np.clip(lo, 0, (w, h)))
         x1, y1 = (int(v) for v in np.clip(hi, 0, (w, h)))
         if x1 <= x0 or y1 <= y0:                      # every crop lies outside the frame

@@ -7,9 +7,19 @@ pure functions on the head's 17x17 maps for N targets, one search crop each.
   3. blend with a Hann window (peak 1) and take the best cell;
   4. the centre moves to that cell's box; the size moves towards it by
      ``box_lr * penalty * score`` (damping).
+
+Two additions (not in SiamFC++), each a ``TrackerConfig`` switch:
+  - ``box_peak="response"``: the centre is the peak of the bicubic-upsampled classification
+    map, windowed as in SiamFC, and the size comes from the cell nearest to it;
+  - a per-target calibration of the regressed sizes, fitted on the first frame, where the box
+    is known: ``box_calibration`` regresses crops of it warped to 3 scales x 3 stretches, and
+    fits the predicted log size and log aspect ratio to the apparent ones by two lines; later
+    regressions are read through the inverted lines. ``box_gain`` is the one-crop case with
+    slopes fixed at 1 (a factor per side).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -65,3 +75,73 @@ def size_gain(true: torch.Tensor, predicted: torch.Tensor, limit: float = 3.0) -
     its later regressions of the same target."""
     gain = true / predicted.clamp(min=1e-3)
     return gain.clamp(1.0 / limit, limit)
+
+
+#: the first-frame crops of the calibration: side factors (scale) and stretches of the
+#: aspect ratio (the target looks ``stretch`` times wider)
+CALIBRATION_SCALES = (0.8, 1.0, 1.25)
+CALIBRATION_STRETCHES = (2 / 3, 1.0, 1.5)
+#: the calibration's lines: (log-size intercept, slope, log-aspect intercept, slope)
+IDENTITY_CALIBRATION = (0.0, 1.0, 0.0, 1.0)
+
+
+def calibration_warps(scales: tuple[float, ...] = CALIBRATION_SCALES,
+                      stretches: tuple[float, ...] = CALIBRATION_STRETCHES) -> np.ndarray:
+    """(K, 2) factors on the search side along x and y, K = len(scales) x len(stretches): a
+    region of side x s / sqrt(a) by side x s x sqrt(a) shows the target 1 / s times as large
+    and ``a`` times as wide (in aspect ratio) as the plain crop does."""
+    return np.array([(s / np.sqrt(a), s * np.sqrt(a)) for s in scales for a in stretches])
+
+
+def _log_size_aspect(w, h):
+    return 0.5 * (np.log(w) + np.log(h)), np.log(w) - np.log(h)
+
+
+def fit_calibration(true_wh: np.ndarray, predicted_wh: np.ndarray, min_slope: float = 0.3,
+                    max_slope: float = 1.2) -> np.ndarray:
+    """(N, 4) lines (k0, ks, j0, ja), one per target, from (N, K, 2) true and predicted w, h
+    (crop px) of K warped crops: predicted log size = k0 + ks x true log size, and log aspect
+    ratio = j0 + ja x the true one, least squares. Slopes are clipped to [min_slope,
+    max_slope], the lines kept through the points' mean."""
+    ts, ta = _log_size_aspect(true_wh[..., 0], true_wh[..., 1])
+    ps, pa = _log_size_aspect(np.maximum(predicted_wh[..., 0], 1e-3),
+                              np.maximum(predicted_wh[..., 1], 1e-3))
+
+    def line(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dx, dy = x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
+        slope = (dx * dy).sum(axis=1) / np.maximum((dx * dx).sum(axis=1), 1e-12)
+        slope = np.clip(slope, min_slope, max_slope)
+        return y.mean(axis=1) - slope * x.mean(axis=1), slope
+
+    (k0, ks), (j0, ja) = line(ts, ps), line(ta, pa)
+    return np.stack([k0, ks, j0, ja], axis=1)
+
+
+def gain_calibration(gain: np.ndarray) -> np.ndarray:
+    """(N, 4) lines of slope 1 equivalent to per-side factors ``gain`` (N, 2) on w, h."""
+    log_size, log_aspect = _log_size_aspect(gain[:, 0], gain[:, 1])
+    ones = np.ones(len(gain))
+    return np.stack([-log_size, ones, -log_aspect, ones], axis=1)
+
+
+def calibrated_sizes(wh: torch.Tensor, calibration: torch.Tensor) -> torch.Tensor:
+    """Regressed (N, 2, ...) w, h (crop px) read through each target's (N, 4) lines (see
+    ``fit_calibration``): the true size and aspect ratio the lines map to them."""
+    shape = (-1,) + (1,) * (wh.dim() - 2)
+    k0, ks, j0, ja = (c.view(shape) for c in calibration.unbind(1))
+    w, h = wh[:, 0].clamp(min=1e-3), wh[:, 1].clamp(min=1e-3)
+    log_size = (0.5 * (w.log() + h.log()) - k0) / ks
+    log_aspect = (w.log() - h.log() - j0) / ja
+    return torch.stack([torch.exp(log_size + log_aspect / 2), torch.exp(log_size - log_aspect / 2)],
+                       dim=1)
+
+
+def nearest_cells(rows: torch.Tensor, cols: torch.Tensor, up: int, size: int) -> torch.Tensor:
+    """(N,) flat index of the response cell nearest to each upsampled-map position (rows,
+    cols (N,) px of a map ``up`` times the ``size`` x ``size`` response, centres aligned)."""
+    centre_up, centre = (up * size - 1) / 2, (size - 1) / 2
+
+    def cell(v: torch.Tensor) -> torch.Tensor:
+        return torch.round((v.float() - centre_up) / up + centre).long().clamp(0, size - 1)
+
+    return cell(rows) * size + cell(cols)

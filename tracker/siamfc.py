@@ -47,7 +47,9 @@ from .model.quantize import Int8Backbone, split_calibration
 from .model.runtime import check_precision, pick_precision, resolve_device, resolve_dtype
 from .model.weights import load_network, load_score_model
 from .redetect import peak_to_frame, search_centres
-from .regression import (best_cells, cell_positions, change_penalty, damped_size, decode_boxes,
+from .regression import (IDENTITY_CALIBRATION, best_cells, calibrated_sizes, calibration_warps,
+                         cell_positions, change_penalty, damped_size, decode_boxes,
+                         fit_calibration, gain_calibration, nearest_cells,
                          size_gain)
 from .staging import FrameUploader
 from .targets import Targets
@@ -252,7 +254,7 @@ class SiamFCMultiTracker:
         new_ids = list(range(self._next_id, self._next_id + len(boxes)))
         self._next_id += len(boxes)
         new = Targets.start(new_ids, center, size, z_sz, feat)
-        new.box_gain = self._box_gain(frame, center, size, z_sz, feat)
+        new.box_cal = self._box_calibration(frame, center, size, z_sz, feat)
         self.targets = self.targets.concat(new)
 
     # -- update -------------------------------------------------------------------------------
@@ -380,11 +382,12 @@ class SiamFCMultiTracker:
         return score_np, scale, cues_np, found
 
     def _box_predict(self, img: FrameCrops, center: np.ndarray, size: np.ndarray,
-                     x_sz: np.ndarray, z_feat: torch.Tensor, gain: np.ndarray | None) -> tuple:
+                     x_sz: np.ndarray, z_feat: torch.Tensor, cal: np.ndarray | None) -> tuple:
         """The box head on one search crop per target (centres (n, 2), search sides x_sz (n,),
-        frame px), its boxes scored, penalised against ``size`` (n, 2) and windowed (SiamFC++).
-        Returns (head output, search features, crop px per frame px (n,), size in crop px
-        (n, 2), best flat cell (n,), its box (n, 4) crop px with w, h x ``gain`` (n, 2) when
+        frame px), its boxes scored, penalised against ``size`` (n, 2) and windowed (SiamFC++),
+        or placed at the upsampled response's peak (``box_peak="response"``). Returns (head
+        output, search features, crop px per frame px (n,), size in crop px (n, 2), chosen flat
+        cell (n,), its box (n, 4) crop px with w, h read through the lines ``cal`` (n, 4) when
         given, its rate)."""
         cfg, timer = self.cfg, self.timer
         with timer.stage("crop"):
@@ -396,29 +399,68 @@ class SiamFCMultiTracker:
         with timer.stage("upsample_peak"):
             to_crop = torch.from_numpy(cfg.instance_size / x_sz).float().to(self.device)  # (n,)
             crop_size = torch.from_numpy(size).float().to(self.device) * to_crop[:, None]
-            boxes = decode_boxes(out.ltrb, self._cells)                               # (n,4,R,R)
-            if gain is not None:
-                boxes[:, 2:] *= torch.from_numpy(gain).float().to(self.device)[:, :, None, None]
-            score = torch.sigmoid(out.cls[:, 0]) * torch.sigmoid(out.quality[:, 0])
-            penalty = change_penalty(boxes, crop_size, cfg.penalty_k)
-            best = best_cells(score, penalty, self._box_window, cfg.box_window_influence)
-            rows_n = torch.arange(len(center), device=best.device)
-            picked = boxes.flatten(2)[rows_n, :, best]                                # (n, 4)
-            rate = cfg.box_lr * (penalty.flatten(1)[rows_n, best] * score.flatten(1)[rows_n, best])
+            rows_n = torch.arange(len(center), device=self.device)
+            if cfg.box_peak == "response":        # only the cell nearest the peak is decoded
+                peak = self._response_peak(out.cls[:, 0])                             # (n, 2)
+                best = nearest_cells(peak[:, 1], peak[:, 0], cfg.response_up, cfg.response_size)
+                centre = (cfg.instance_size - 1) / 2 + (
+                    peak.float() - (cfg.upscaled_size - 1) / 2) * cfg.total_stride / cfg.response_up
+                left, top, right, bottom = out.ltrb.flatten(2)[rows_n, :, best].unbind(1)
+                boxes = torch.cat([centre, torch.stack([left + right, top + bottom], 1)],
+                                  dim=1)[:, :, None, None]                            # (n,4,1,1)
+            else:
+                boxes = decode_boxes(out.ltrb, self._cells)                           # (n,4,R,R)
+            if cal is not None:
+                boxes[:, 2:] = calibrated_sizes(boxes[:, 2:],
+                                                torch.from_numpy(cal).float().to(self.device))
+            score = torch.sigmoid(out.cls[:, 0]) * torch.sigmoid(out.quality[:, 0])   # (n, R, R)
+            penalty = change_penalty(boxes, crop_size, cfg.penalty_k)       # (n, R, R) | (n, 1, 1)
+            if cfg.box_peak == "response":
+                picked, penalty = boxes[:, :, 0, 0], penalty[:, 0, 0]
+            else:
+                best = best_cells(score, penalty, self._box_window, cfg.box_window_influence)
+                picked = boxes.flatten(2)[rows_n, :, best]                            # (n, 4)
+                penalty = penalty.flatten(1)[rows_n, best]
+            rate = cfg.box_lr * penalty * score.flatten(1)[rows_n, best]
         return out, feat, to_crop, crop_size, best, picked, rate
 
-    def _box_gain(self, frame: np.ndarray, center: np.ndarray, size: np.ndarray,
-                  z_sz: np.ndarray, z_feat: torch.Tensor) -> np.ndarray:
-        """(n, 2) per-target factors on the regressed w, h (``box_gain``): the known first
-        box over the head's box for it on the first frame; ones when off or for the xcorr
-        head."""
-        if not (self.box_head and self.cfg.box_gain):
-            return np.ones((len(center), 2))
-        x_sz = z_sz * self.cfg.instance_size / self.cfg.exemplar_size
+    def _response_peak(self, response: torch.Tensor) -> torch.Tensor:
+        """(n, 2) (col, row) px of the peak of (n, R, R) logits upsampled, normalised and
+        blended with the Hann window as the SiamFC step does (steps 3-4 of ``_track``)."""
+        a, n = self._upsample, len(response)
+        up = (a @ response @ a.t()).view(n, -1)
+        up = up - up.amin(dim=1, keepdim=True)
+        up = up / (up.sum(dim=1, keepdim=True) + 1e-16)
+        up = (1 - self.cfg.window_influence) * up + self.cfg.window_influence * self._window.view(1, -1)
+        loc = torch.argmax(up, dim=1)
+        return torch.stack([loc % self.cfg.upscaled_size, loc // self.cfg.upscaled_size], dim=1)
+
+    def _box_calibration(self, frame: np.ndarray, center: np.ndarray, size: np.ndarray,
+                         z_sz: np.ndarray, z_feat: torch.Tensor) -> np.ndarray:
+        """(n, 4) per-target lines through which the regressed w, h are read (see
+        ``regression.py``), from the first frame, where the box is known: ``box_gain`` (the
+        known box over the head's for it, a factor per side; it replaces the calibration) or
+        ``box_calibration`` (lines fitted on the target warped to 3 scales x 3 stretches); the
+        identity when both are off or for the xcorr head."""
+        cfg, n = self.cfg, len(center)
+        if not (self.box_head and (cfg.box_gain or cfg.box_calibration)):
+            return np.tile(IDENTITY_CALIBRATION, (n, 1))
+        x_sz = z_sz * cfg.instance_size / cfg.exemplar_size
         img = FrameCrops(frame, self.device, self._uploader)
-        _, _, _, crop_size, _, picked, _ = self._box_predict(img, center, size, x_sz, z_feat, None)
-        self.timer.discard()            # init's search crop is not part of the next update
-        return size_gain(crop_size, picked[:, 2:]).double().cpu().numpy()
+        if cfg.box_gain:
+            _, _, _, crop_size, _, picked, _ = self._box_predict(img, center, size, x_sz, z_feat, None)
+            self.timer.discard()        # init's search crop is not part of the next update
+            return gain_calibration(size_gain(crop_size, picked[:, 2:]).double().cpu().numpy())
+        warps = calibration_warps()                                                     # (K, 2)
+        k = len(warps)
+        sides = (x_sz[:, None, None] * warps[None]).reshape(-1, 2)            # (n*K, 2) frame px
+        x = self._backbone_input(img(np.repeat(center, k, axis=0), sides, cfg.instance_size))
+        out = self.model.head(z_feat, self.model.search_features(x).float())
+        middle = (cfg.response_size // 2) * (cfg.response_size + 1)     # the crop's centre cell
+        predicted = decode_boxes(out.ltrb, self._cells).flatten(2)[:, 2:, middle]      # (n*K, 2)
+        true = np.repeat(size, k, axis=0) * cfg.instance_size / sides           # crop px
+        return fit_calibration(true.reshape(n, k, 2),
+                               predicted.double().cpu().numpy().reshape(n, k, 2))
 
     def _track_box(self, img: FrameCrops, idx: np.ndarray, hw: tuple[int, int],
                    z_feat: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, None]:
@@ -430,7 +472,7 @@ class SiamFCMultiTracker:
         x_sz = t.z_sz[idx] * cfg.instance_size / cfg.exemplar_size                     # (n,)
         out, feat, to_crop, crop_size, best, picked, rate = self._box_predict(
             img, t.center[idx], t.size[idx], x_sz, z_feat,
-            t.box_gain[idx] if cfg.box_gain else None)
+            t.box_cal[idx] if cfg.box_gain or cfg.box_calibration else None)
         with self.timer.stage("upsample_peak"):
             new_size = damped_size(crop_size, picked[:, 2:], rate) / to_crop[:, None]  # frame px
             raw = out.cls[:, 0]

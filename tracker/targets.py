@@ -13,6 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .regression import IDENTITY_CALIBRATION
+
 
 @dataclass
 class Targets:
@@ -37,8 +39,9 @@ class Targets:
     d_feat: list[torch.Tensor] = field(default_factory=list)    # (N,) distractor memories,
     #   each (m, C, h, w) like z_feat (see distractors.py)
     d_weight: list[torch.Tensor] = field(default_factory=list)  # (N,) their weights, (m,)
-    box_gain: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (N, 2) factors
-    #   on the box head's regressed w, h (1 unless ``box_gain`` is on; see regression.py)
+    box_cal: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # (N, 4) lines
+    #   through which the box head's regressed w, h are read (identity unless ``box_gain`` or
+    #   ``box_calibration`` is on; see regression.py)
 
     @classmethod
     def start(cls, ids: Sequence[int], center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
@@ -51,7 +54,7 @@ class Targets:
                    np.column_stack([center, size, z_sz]), [np.zeros((0, 2)) for _ in range(n)],
                    np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n, dtype=np.int64),
                    [z_feat[:0] for _ in range(n)], [z_feat.new_zeros(0) for _ in range(n)],
-                   np.ones((n, 2)))
+                   np.tile(IDENTITY_CALIBRATION, (n, 1)))
 
     def __len__(self) -> int:
         return len(self.ids)

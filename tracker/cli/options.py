@@ -151,8 +151,9 @@ def weights_from_args(args: argparse.Namespace) -> tuple[Path, str | None]:
 
 
 def parse_settings(items: Sequence[str]) -> dict:
-    """``["num_scales=5", "redetect=true"]`` -> ``{"num_scales": 5, "redetect": True}``
-    (values parsed as int, float or boolean; the config validates names and ranges)."""
+    """``["num_scales=5", "redetect=true", "box_peak=cell"]`` -> ``{"num_scales": 5,
+    "redetect": True, "box_peak": "cell"}`` (values parsed as int, float or boolean, else kept
+    as text; the config validates names, types and ranges)."""
     out: dict = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -168,7 +169,7 @@ def parse_settings(items: Sequence[str]) -> dict:
                 try:
                     value = float(low)
                 except ValueError:
-                    raise UserError(f"--set {key}: {text!r} is not a number or true/false") from None
+                    value = text.strip()
         out[key.strip()] = value
     return out
 
