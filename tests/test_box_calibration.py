@@ -90,3 +90,20 @@ def test_gain_lines_multiply_each_side():
                                           (135, 135 + 32, 8 * 17 + 10), (135 - 16, 135, 7 * 17 + 8)])
 def test_nearest_cell_of_an_upsampled_position(row, col, cell):
     assert nearest_cells(torch.tensor([row]), torch.tensor([col]), 16, 17).item() == cell
+
+
+def test_targets_are_calibrated_alike_together_and_alone(small_clip):
+    from tracker.config import TrackerConfig
+    from tracker.siamfc import SiamFCMultiTracker
+
+    from .test_box_head import box_net
+    net = box_net(head="xcorr-box", seed=1)
+    boxes = [small_clip.boxes[0], (20.0, 30.0, 40.0, 24.0)]
+    together = SiamFCMultiTracker(net, TrackerConfig(), device="cpu", dtype="fp32")
+    together.init(small_clip.frames[0], boxes)
+    lines = together.targets.box_cal
+    assert lines.shape == (2, 4) and not np.allclose(lines[0], lines[1])
+    for i, box in enumerate(boxes):
+        alone = SiamFCMultiTracker(net, TrackerConfig(), device="cpu", dtype="fp32")
+        alone.init(small_clip.frames[0], [box])
+        np.testing.assert_allclose(alone.targets.box_cal[0], lines[i], rtol=1e-4, atol=1e-5)

@@ -143,6 +143,50 @@ def test_short_training_lowers_loss_and_resumes(tmp_path):
     assert again.train() == []   # nothing left to do
 
 
+@pytest.mark.parametrize("bad", [1e8, 1e12])
+def test_a_diverged_epoch_is_refused_and_not_saved(tmp_path, bad):
+    """A weight blown up in epoch 2 while the loss stays finite: training stops before that
+    epoch is written, naming the largest tensor (the blow-up spreads to the BatchNorm
+    statistics behind it) and the last good file."""
+    seqs, _ = read_got_style(make_got_root(tmp_path / "data"))
+    cfg = TrainConfig(epochs=2, pairs_per_epoch=16, batch_size=4, workers=0,
+                      backbone="alexnet_slim", pairs=PairConfig(neg_prob=0.0))
+    trainer = Trainer(seqs, tmp_path / "run", cfg)
+    name = next(k for k, v in trainer.model.state_dict().items() if v.is_floating_point())
+    calls = []
+
+    def blow_up(*_):
+        calls.append(1)
+        if len(calls) == 6:                       # the second step of epoch 2
+            with torch.no_grad():
+                weight = trainer.model.state_dict()[name]
+                weight[(0,) * weight.dim()] = bad
+
+    with pytest.raises(FloatingPointError, match=r"epoch 2: \S+ reached .*epoch_001\.pth"):
+        trainer.train(on_step=blow_up)
+    assert (tmp_path / "run" / "epoch_001.pth").is_file()
+    assert not (tmp_path / "run" / "epoch_002.pth").exists()
+
+
+@pytest.mark.parametrize("value,ok", [(2500.0, True), (2e6, False), (float("inf"), False),
+                                      (float("nan"), False)])
+def test_largest_weight_and_a_broken_file(tmp_path, random_weights, value, ok):
+    from tracker.errors import WeightsError
+    from tracker.model.weights import healthy, largest_weight, load_state_dict
+    state = load_state_dict(random_weights)
+    name = next(k for k in state if k.endswith("running_var"))
+    state[name] = state[name].clone()
+    state[name][0] = value
+    top = largest_weight(state)
+    assert top[0] == name and healthy(top[1]) == ok
+    torch.save(state, tmp_path / "w.pth")
+    if ok:
+        load_model(tmp_path / "w.pth")
+    else:
+        with pytest.raises(WeightsError, match=f"{tmp_path / 'w.pth'} is broken: {name}"):
+            load_model(tmp_path / "w.pth")
+
+
 def test_metrics_csv_gains_the_columns_of_a_resuming_version(tmp_path):
     """A run resumed by a version that writes more (or other) columns keeps one valid table:
     the header is the union, earlier rows blank in the new columns (NaN when read back)."""

@@ -1,6 +1,7 @@
 """Finding, loading and saving network weights (state dicts, loaded with weights_only=True)."""
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -65,6 +66,31 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
+#: no trained weight, BatchNorm statistic included, comes near this in magnitude (the largest in
+#: our files are running variances of a few thousand); beyond it a training run had diverged
+WEIGHT_LIMIT = 1e6
+
+
+def largest_weight(state: dict[str, torch.Tensor]) -> tuple[str, float]:
+    """(name, magnitude) of the state dict's floating-point tensor with the largest absolute
+    value; the magnitude is inf or nan as soon as one tensor is not finite."""
+    worst, name = 0.0, ""
+    for key, value in state.items():
+        if not value.is_floating_point() or value.numel() == 0:
+            continue
+        top = float(value.detach().abs().max())
+        if not math.isfinite(top):
+            return key, top
+        if top > worst:
+            worst, name = top, key
+    return name, worst
+
+
+def healthy(value: float) -> bool:
+    """A ``largest_weight`` magnitude of a network that did not diverge."""
+    return math.isfinite(value) and value <= WEIGHT_LIMIT
+
+
 def detect_backbone(state: dict[str, torch.Tensor]) -> str | None:
     """The registered backbone that fits ``state`` best: most parameters with the right name and
     shape, then most names (so a near miss still gets a precise error); None when no name
@@ -112,6 +138,10 @@ def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
             raise WeightsError(f"weights file {path} does not fit backbone {backbone!r}: "
                                f"{key} has shape {tuple(value.shape)}, expected "
                                f"{tuple(expected[key].shape)}")
+    name, value = largest_weight(state)
+    if not healthy(value):
+        raise WeightsError(f"weights file {path} is broken: {name} holds {value:.3g} (not finite "
+                           f"or beyond {WEIGHT_LIMIT:g}: its training diverged); use another file")
     model.load_state_dict(state)
     return model.eval()
 

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from ..model.network import BOX_HEADS, BRANCHES, HEADS, SiamNet, init_weights, weights_state
 from ..model.runtime import cpu_info
-from ..model.weights import load_model
+from ..model.weights import healthy, largest_weight, load_model
 from .boxes import box_loss, box_targets, fit_slope, shape_fit_sums
 from .losses import LOSSES, distill_loss
 from .pairs import PairConfig, PairDataset
@@ -125,6 +125,20 @@ def pretrained_parts(model: SiamNet) -> list[torch.nn.Module]:
     per_branch = [list(b.pretrained_modules()) for b in model.backbones()
                   if hasattr(b, "pretrained_modules")]
     return [torch.nn.ModuleList(group) for group in zip(*per_branch)]
+
+
+def check_weights(model: torch.nn.Module, epoch: int, run_dir: Path) -> None:
+    """Raise ``FloatingPointError`` before a diverged epoch is saved: a weight not finite or
+    beyond ``WEIGHT_LIMIT`` (the loss can stay finite while a layer blows up behind a ReLU6)."""
+    name, value = largest_weight(model.state_dict())
+    if healthy(value):
+        return
+    last = run_dir / f"epoch_{epoch - 1:03d}.pth"
+    where = (f"the last good weights are {last}: start a new run from them (--start-from) with a "
+             "lower --backbone-lr or more --warmup-epochs" if epoch > 1
+             else "no epoch of this run was good: lower --backbone-lr or add --warmup-epochs")
+    raise FloatingPointError(f"training diverged in epoch {epoch}: {name} reached {value:.3g} "
+                             f"(epoch {epoch} not saved); {where}")
 
 
 def set_trainable(model: SiamNet, cfg: TrainConfig, epoch: int) -> None:
@@ -383,6 +397,7 @@ class Trainer:
                 # slopes of the predicted log size and log aspect on the true (1: measured)
                 row["box_size_slope"] = fit_slope(sums["shape"][0])
                 row["box_aspect_slope"] = fit_slope(sums["shape"][1])
+            check_weights(self.model, self.epoch, self.run_dir)
             weights = self.save()
             row["dev_auc"] = float("nan")
             if self.validate is not None and self.rank == 0 and (
