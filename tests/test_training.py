@@ -168,6 +168,21 @@ def test_a_diverged_epoch_is_refused_and_not_saved(tmp_path, bad):
     assert not (tmp_path / "run" / "epoch_002.pth").exists()
 
 
+@pytest.mark.parametrize("clip", [0.0, 1e-9])
+def test_grad_clip_bounds_each_step(tmp_path, clip):
+    seqs, _ = read_got_style(make_got_root(tmp_path / "data"))
+    cfg = TrainConfig(epochs=1, pairs_per_epoch=8, batch_size=4, workers=0, momentum=0.0,
+                      weight_decay=0.0, backbone="alexnet_slim", grad_clip=clip)
+    trainer = Trainer(seqs, tmp_path / "run", cfg)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.train()
+    moved = sum(float((p.detach() - b).norm()) for p, b in zip(trainer.model.parameters(), before))
+    # two steps of at most lr_start x clip each, or a real move without clipping
+    assert (moved <= 2 * cfg.lr_start * 1e-9 * 1.01) if clip else moved > 1e-4
+    with pytest.raises(ValueError, match="grad_clip"):
+        TrainConfig(grad_clip=-1.0)
+
+
 @pytest.mark.parametrize("value,ok", [(2500.0, True), (2e6, False), (float("inf"), False),
                                       (float("nan"), False)])
 def test_largest_weight_and_a_broken_file(tmp_path, random_weights, value, ok):

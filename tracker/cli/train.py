@@ -67,6 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--warmup-epochs", type=int,
                        help="epochs of linear learning-rate warm-up from a tenth (default: 1 "
                             "with --init imagenet, else 0)")
+    model.add_argument("--grad-clip", type=float, default=0.0, metavar="NORM",
+                       help="clip the gradient's total norm to NORM each step (default 0: off)")
     model.add_argument("--loss", default="logistic",
                        choices=["logistic", "triplet", "contrastive"],
                        help="response-map loss: logistic (default, the paper's), triplet (Dong "
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
                       distill=args.distill or "", distill_weight=args.distill_weight,
                       init=args.init, backbone_lr=args.backbone_lr, train_stages=args.train_stages,
                       branches=args.branches, head=args.head, start_from=args.start_from or "",
-                      unfreeze_epoch=args.unfreeze_epoch,
+                      unfreeze_epoch=args.unfreeze_epoch, grad_clip=args.grad_clip,
                       warmup_epochs=(args.warmup_epochs if args.warmup_epochs is not None
                                      else int(args.init == "imagenet" or bool(args.start_from))),
                       pairs=PairConfig.from_dict({"instance_size": args.search_size,

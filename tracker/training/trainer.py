@@ -54,6 +54,7 @@ class TrainConfig:
     train_stages: int = 2        # pretrained stages tuned (the last ones); 0: all stay frozen
     unfreeze_epoch: int = 5      # epochs with every pretrained layer frozen before that
     warmup_epochs: int = 0       # learning rate rises linearly from a tenth over these
+    grad_clip: float = 0.0       # the gradient's total norm is clipped to this (0: off)
     branches: str = "shared"     # shared (siamese) | separate (pseudo-siamese: own search weights)
     head: str = "xcorr"          # xcorr (SiamFC's response) | box (SiamFC++: class, quality, box)
     #                              | xcorr-box (SiamFC's response + SiamFC++'s box branch)
@@ -83,6 +84,8 @@ class TrainConfig:
             raise ValueError(f"init must be scratch or imagenet, got {self.init!r}")
         if not (math.isfinite(self.backbone_lr) and self.backbone_lr >= 0):
             raise ValueError(f"backbone_lr must be a finite number >= 0, got {self.backbone_lr}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise ValueError(f"grad_clip must be a finite number >= 0, got {self.grad_clip}")
         for key in ("train_stages", "unfreeze_epoch", "warmup_epochs"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must be >= 0")
@@ -372,6 +375,8 @@ class Trainer:
                     raise FloatingPointError(f"loss became {loss.item()} at step {self.step}")
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 self.optimizer.step()
                 self.step += 1
                 with torch.no_grad():
