@@ -348,10 +348,7 @@ class SiamFCMultiTracker:
                 found = (windows(chosen_feat, rows, cols, *z_feat.shape[2:]), logits)
 
             # 4. normalise, blend with the cosine window, find the peak
-            chosen = chosen - chosen.amin(dim=1, keepdim=True)
-            chosen = chosen / (chosen.sum(dim=1, keepdim=True) + 1e-16)
-            chosen = (1 - cfg.window_influence) * chosen + cfg.window_influence * self._window.view(1, -1)
-            loc = torch.argmax(chosen, dim=1)
+            loc = self._windowed_peak(chosen)
 
             # only the final numbers come back to the host, in one transfer (float64 holds
             # the integer indices exactly)
@@ -424,15 +421,19 @@ class SiamFCMultiTracker:
             rate = cfg.box_lr * penalty * score.flatten(1)[rows_n, best]
         return out, feat, to_crop, crop_size, best, picked, rate
 
-    def _response_peak(self, response: torch.Tensor) -> torch.Tensor:
-        """(n, 2) (col, row) px of the peak of (n, R, R) logits upsampled, normalised and
-        blended with the Hann window as the SiamFC step does (steps 3-4 of ``_track``)."""
-        a, n = self._upsample, len(response)
-        up = (a @ response @ a.t()).view(n, -1)
+    def _windowed_peak(self, up: torch.Tensor) -> torch.Tensor:
+        """(n,) flat index of the peak of (n, M) upsampled maps, each shifted to a minimum of 0,
+        normalised to sum 1 and blended with the Hann window (SiamFC's step 4)."""
         up = up - up.amin(dim=1, keepdim=True)
         up = up / (up.sum(dim=1, keepdim=True) + 1e-16)
         up = (1 - self.cfg.window_influence) * up + self.cfg.window_influence * self._window.view(1, -1)
-        loc = torch.argmax(up, dim=1)
+        return torch.argmax(up, dim=1)
+
+    def _response_peak(self, response: torch.Tensor) -> torch.Tensor:
+        """(n, 2) (col, row) px of the peak of (n, R, R) logits upsampled and windowed as the
+        SiamFC step does (steps 3-4 of ``_track``)."""
+        a, n = self._upsample, len(response)
+        loc = self._windowed_peak((a @ response @ a.t()).view(n, -1))
         return torch.stack([loc % self.cfg.upscaled_size, loc // self.cfg.upscaled_size], dim=1)
 
     def _box_calibration(self, frame: np.ndarray, center: np.ndarray, size: np.ndarray,
