@@ -197,14 +197,15 @@ def test_box_step_moves_to_the_predicted_box_and_damps_its_size():
     assert result.box[2] > 60 > result.box[3]          # the aspect ratio is not held fixed
 
 
+@pytest.mark.parametrize("cells", [1, 3])
 @pytest.mark.parametrize("head", BOX_HEADS)
-def test_box_head_tracker_runs_batched(small_clip, head):
+def test_box_head_tracker_runs_batched(small_clip, head, cells):
     """Random weights: finite boxes for several targets, re-detection on, and distractors
     refused."""
     net = box_net(head=head)
     multi = SiamFCMultiTracker(net, TrackerConfig(redetect=True, lost_threshold=0.6,
-                                                  recover_threshold=0.6), device="cpu",
-                               dtype="fp32")
+                                                  recover_threshold=0.6, box_cells=cells),
+                               device="cpu", dtype="fp32")
     first = small_clip.boxes[0]
     multi.init(small_clip.frames[0], [first, first + np.array([10, 5, 0, 0])])
     for frame in small_clip.frames[1:]:
@@ -244,9 +245,9 @@ def test_size_gain_is_the_clipped_ratio():
     torch.testing.assert_close(gain, torch.tensor([[0.5, 1.5], [3.0, 1 / 3]]))
 
 
-@pytest.mark.parametrize("peak", BOX_PEAKS)
+@pytest.mark.parametrize("peak,cells", [*((p, 1) for p in BOX_PEAKS), ("response", 3)])
 @pytest.mark.parametrize("fit", ["none", "gain", "calibration"])
-def test_first_frame_fits_make_it_regress_its_known_size(small_clip, fit, peak):
+def test_first_frame_fits_make_it_regress_its_known_size(small_clip, fit, peak, cells):
     """Updating on the first frame itself (no penalty, the size set to the box): with ``box_gain`` or
     ``box_calibration`` the head's box for the target is read back as the known size, so the
     size is kept; without either it moves towards the head's own (a 64 px square at every
@@ -256,7 +257,7 @@ def test_first_frame_fits_make_it_regress_its_known_size(small_clip, fit, peak):
     torch.nn.init.zeros_(net.head.cls_out.weight)         # every cell scores sigmoid(8)^2
     torch.nn.init.constant_(net.head.cls_out.bias, 8.0)
     cfg = TrackerConfig(box_gain=fit == "gain", box_calibration=fit == "calibration",
-                        box_peak=peak, penalty_k=0.0, box_lr=1.0)
+                        box_peak=peak, box_cells=cells, penalty_k=0.0, box_lr=1.0)
     tracker = SiamFCMultiTracker(net, cfg, device="cpu", dtype="fp32")
     first = np.asarray(small_clip.boxes[0], dtype=float)
     tracker.init(small_clip.frames[0], [first])
@@ -308,7 +309,7 @@ def test_short_box_training_lowers_loss_and_starts_from_weights(tmp_path):
     start = tmp_path / "start.pth"
     torch.save(weights_state(box_net().cpu()), start)   # any weights of the same backbone
     cfg = TrainConfig(epochs=1, pairs_per_epoch=48, batch_size=4, workers=0, backbone="alexnet_slim",
-                      head="box", start_from=str(start), lr_start=1e-2, lr_end=1e-3,
+                      head="box", start_from=str(start), lr_start=1e-2, lr_end=1e-3, amp="off",
                       pairs=PairConfig(**{**BOX_PAIRS, "neg_prob": 0.0, "color_jitter": 0.0}))
     trainer = Trainer(seqs, tmp_path / "run", cfg)
     source = load_model(start).state_dict()
