@@ -26,7 +26,9 @@ def opencv_requirement() -> str:
 
 
 here = Path(__file__).parent
-weights = sorted(str(p.relative_to(here)) for p in (here / "weights").glob("*.pth"))
+# the weights, their int8 calibrations and their score models (<weights>.score.json)
+weights = sorted(str(p.relative_to(here)) for pattern in ("*.pth", "*.score.json")
+                 for p in (here / "weights").glob(pattern))
 
 setup(
     name="siamfc",

@@ -7,7 +7,7 @@ import torch
 from tracker.crops import FrameCrops, crop_batch, crop_numpy
 from tracker.regression import (CALIBRATION_SCALES, CALIBRATION_STRETCHES, calibrated_sizes,
                                 calibration_warps, fit_calibration, gain_calibration,
-                                nearest_cells)
+                                nearest_cells, pooled_sizes)
 
 
 def coordinate_frame(h: int = 120, w: int = 160) -> np.ndarray:
@@ -90,6 +90,52 @@ def test_gain_lines_multiply_each_side():
                                           (135, 135 + 32, 8 * 17 + 10), (135 - 16, 135, 7 * 17 + 8)])
 def test_nearest_cell_of_an_upsampled_position(row, col, cell):
     assert nearest_cells(torch.tensor([row]), torch.tensor([col]), 16, 17).item() == cell
+
+
+def sides_map(w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """(N, 4, R, R) l, t, r, b whose boxes have widths ``w`` and heights ``h`` (N, R, R)."""
+    return torch.stack([w / 2, h / 2, w / 2, h / 2], dim=1)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("cell", [(8, 8), (0, 0), (16, 3)])
+def test_pooled_size_is_the_weighted_geometric_mean_around_the_cell(k, cell):
+    g = torch.Generator().manual_seed(k)
+    w = torch.exp(torch.rand(2, 17, 17, generator=g) * 3 + 1)
+    h = torch.exp(torch.rand(2, 17, 17, generator=g) * 3 + 1)
+    weight = torch.rand(2, 17, 17, generator=g)
+    got = pooled_sizes(sides_map(w, h), weight, torch.tensor([cell[0] * 17 + cell[1]] * 2), k)
+    r0, c0 = max(0, cell[0] - k // 2), max(0, cell[1] - k // 2)
+    r1, c1 = min(17, cell[0] + k // 2 + 1), min(17, cell[1] + k // 2 + 1)     # cut at the edges
+    a = weight[:, r0:r1, c0:c1].flatten(1)
+    a = a / a.sum(dim=1, keepdim=True)
+    for i, side in enumerate((w, h)):
+        expected = torch.exp((side[:, r0:r1, c0:c1].flatten(1).log() * a).sum(dim=1))
+        torch.testing.assert_close(got[:, i], expected)
+    if k == 1:
+        torch.testing.assert_close(got, torch.stack([w, h], 1)[:, :, cell[0], cell[1]])
+
+
+def test_pooled_size_ignores_cells_outside_the_window_and_zero_weights():
+    w = torch.full((1, 17, 17), 10.0)
+    w[0, 8, 8], w[0, 0, 0] = 40.0, 1000.0            # (0, 0): far outside a 3x3 window
+    weight = torch.zeros(1, 17, 17)
+    got = pooled_sizes(sides_map(w, w.clone()), weight, torch.tensor([8 * 17 + 8]), 3)
+    expected = torch.exp((torch.log(torch.tensor(40.0)) + 8 * torch.log(torch.tensor(10.0))) / 9)
+    torch.testing.assert_close(got[0], torch.stack([expected, expected]))   # plain mean of 9
+    weight[0, 8, 8] = 1.0                            # all the weight on the centre cell
+    got = pooled_sizes(sides_map(w, w.clone()), weight, torch.tensor([8 * 17 + 8]), 3)
+    torch.testing.assert_close(got[0], torch.tensor([40.0, 40.0]))
+
+
+@pytest.mark.parametrize("settings,message", [
+    (dict(box_cells=2), "box_cells must be odd"), (dict(box_cells=0), "box_cells must be a positive"),
+    (dict(box_cells=3, box_peak="cell"), "needs box_peak=response"),
+])
+def test_box_cells_is_validated(settings, message):
+    from tracker.config import TrackerConfig
+    with pytest.raises(ValueError, match=message):
+        TrackerConfig(**settings)
 
 
 def test_targets_are_calibrated_alike_together_and_alone(small_clip):

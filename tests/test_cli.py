@@ -77,6 +77,37 @@ def test_missing_weights_exit_2(tiny_video, tmp_path, capsys):
     assert "none.pth" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv,expected", [
+    ([], ("siamfc_mobilenetv2.pth", None)),
+    (["--head", "xcorr"], ("siamfc_mobilenetv2.pth", None)),
+    (["--head", "xcorr-box"], ("siamfc_mobilenetv2_box.pth", None)),
+    (["--head", "xcorr-box", "--backbone", "mobilenetv2"], ("siamfc_mobilenetv2_box.pth", "mobilenetv2")),
+    (["--backbone", "alexnet", "--head", "xcorr"], ("siamfc_alexnet.pth", "alexnet")),
+])
+def test_head_option_picks_the_shipped_file(argv, expected, monkeypatch):
+    import argparse
+    from tracker.cli.options import add_weights_options, weights_from_args
+    monkeypatch.delenv("SIAMFC_WEIGHTS", raising=False)
+    p = argparse.ArgumentParser()
+    add_weights_options(p)
+    path, backbone = weights_from_args(p.parse_args(argv))
+    assert (path.name, backbone) == expected
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--head", "xcorr-box", "--weights", "x.pth"], "drop --head"),
+    (["--head", "xcorr-box", "--lite"], "not both"),
+    (["--head", "xcorr-box", "--backbone", "alexnet"], "no shipped weights for head 'xcorr-box'"),
+])
+def test_head_option_refuses_what_it_cannot_pick(tiny_video, tmp_path, argv, message, capsys,
+                                                 monkeypatch):
+    monkeypatch.delenv("SIAMFC_WEIGHTS", raising=False)
+    assert run("track", tiny_video, "--box", "1,2,3,4", "--no-display", *argv,
+               "--output-boxes", tmp_path / "b.csv") == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
 def test_corrupt_frame_keeps_tracked_rows(tmp_path, frames_dir, small_clip, random_weights, capsys):
     (frames_dir / "0007.jpg").write_bytes(b"garbage")
     csv_path = tmp_path / "boxes.csv"

@@ -63,6 +63,9 @@ class TrackerConfig:
     box_peak: str = "response"      # the centre: the peak of the upsampled classification map,
     #   as SiamFC places it, the size from the cell nearest to it; "cell": the best cell's
     #   box after the penalty and the window (SiamFC++)
+    box_cells: int = 1              # with box_peak="response": the size is the score-weighted
+    #   geometric mean of the regressed w, h over this many x this many cells around the peak
+    #   (odd; 1: the nearest cell alone)
     # lost state and re-detection (not in the paper; the box is flagged, never dropped)
     lost_threshold: float = 0.35    # score below this ...
     lost_frames: int = 5            # ... for this many frames in a row -> lost
@@ -85,7 +88,7 @@ class TrackerConfig:
 
         for key in ("exemplar_size", "instance_size", "total_stride", "response_up", "num_scales",
                     "lost_frames", "reference_frames", "distractors_per_frame",
-                    "distractor_memory"):
+                    "distractor_memory", "box_cells"):
             value = getattr(self, key)
             check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
                   f"{key} must be a positive integer, got {value!r}")
@@ -118,6 +121,9 @@ class TrackerConfig:
         for key in ("redetect", "distractors", "box_gain", "box_calibration"):
             check(isinstance(getattr(self, key), bool),
                   f"{key} must be true or false, got {getattr(self, key)!r}")
+        check(self.box_cells % 2 == 1, f"box_cells must be odd, got {self.box_cells}")
+        check(self.box_cells == 1 or self.box_peak == "response",
+              "box_cells pools the cells around the response peak: it needs box_peak=response")
         check(self.box_peak in BOX_PEAKS,
               f"box_peak must be one of {', '.join(BOX_PEAKS)}, got {self.box_peak!r}")
         check(0.0 <= self.distractor_weight <= 1.0,

@@ -11,6 +11,8 @@ pure functions on the head's 17x17 maps for N targets, one search crop each.
 Two additions (not in SiamFC++), each a ``TrackerConfig`` switch:
   - ``box_peak="response"``: the centre is the peak of the bicubic-upsampled classification
     map, windowed as in SiamFC, and the size comes from the cell nearest to it;
+  - ``box_cells`` > 1 (with ``box_peak="response"``): the size is pooled, a score-weighted
+    geometric mean of the regressed w, h over the k x k cells around that cell;
   - a per-target calibration of the regressed sizes, fitted on the first frame, where the box
     is known: ``box_calibration`` regresses crops of it warped to 3 scales x 3 stretches, and
     fits the predicted log size and log aspect ratio to the apparent ones by two lines; later
@@ -145,3 +147,23 @@ def nearest_cells(rows: torch.Tensor, cols: torch.Tensor, up: int, size: int) ->
         return torch.round((v.float() - centre_up) / up + centre).long().clamp(0, size - 1)
 
     return cell(rows) * size + cell(cols)
+
+
+def pooled_sizes(ltrb: torch.Tensor, weight: torch.Tensor, cells: torch.Tensor,
+                 k: int) -> torch.Tensor:
+    """(N, 2) w, h (crop px): the ``weight``-weighted geometric mean of the regressed sizes
+    (l + r, t + b of ``ltrb`` (N, 4, R, R)) over the k x k cells (k odd) centred on each flat
+    cell index ``cells`` (N,); the window is cut at the map's edges. ``weight`` (N, R, R) >= 0
+    (e.g. the cells' scores); k = 1 gives the cell's own box size; weights all 0 in a window
+    give the plain mean there."""
+    rows, cols = ltrb.shape[-2:]
+    r = k // 2
+    cy, cx = (cells // cols).view(-1, 1, 1), (cells % cols).view(-1, 1, 1)
+    ys = torch.arange(rows, device=ltrb.device).view(1, -1, 1)
+    xs = torch.arange(cols, device=ltrb.device).view(1, 1, -1)
+    inside = ((ys - cy).abs() <= r) & ((xs - cx).abs() <= r)                  # (N, R, R)
+    w = weight.clamp(min=1e-12) * inside             # all-zero weights: the plain mean
+    w = w / w.flatten(1).sum(dim=1).view(-1, 1, 1)
+    left, top, right, bottom = ltrb.clamp(min=1e-3).unbind(1)
+    logs = torch.stack([(left + right).log(), (top + bottom).log()], dim=1)  # (N, 2, R, R)
+    return torch.exp((logs * w[:, None]).flatten(2).sum(dim=2))

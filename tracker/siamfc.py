@@ -45,12 +45,12 @@ from .model.graphs import GraphedBackbone
 from .model.network import SiamNet
 from .model.quantize import Int8Backbone, split_calibration
 from .model.runtime import check_precision, pick_precision, resolve_device, resolve_dtype
-from .model.weights import load_network, load_score_model
+from .model.weights import DEFAULT_BACKBONE, default_weights_path, load_network, load_score_model
 from .redetect import peak_to_frame, search_centres
 from .regression import (IDENTITY_CALIBRATION, best_cells, calibrated_sizes, calibration_warps,
                          cell_positions, change_penalty, damped_size, decode_boxes,
                          fit_calibration, gain_calibration, nearest_cells,
-                         size_gain)
+                         pooled_sizes, size_gain)
 from .staging import FrameUploader
 from .targets import Targets
 
@@ -160,7 +160,7 @@ class SiamFCMultiTracker:
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
                         pretrained: bool = True, dtype: str = "auto",
-                        cuda_graphs: bool = False) -> "SiamFCMultiTracker":
+                        cuda_graphs: bool = False, head: str = "xcorr") -> "SiamFCMultiTracker":
         """Load weights (default: ``weights/siamfc_mobilenetv2.pth``) into a tracker.
 
         ``backbone``: a registered name whose default file is used when ``path`` is None
@@ -174,9 +174,14 @@ class SiamFCMultiTracker:
         and torch has the x86 int8 engine, else ``fp32``; ``precision`` says which was chosen.
         ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
         ``cuda_graphs=True`` (CUDA only) replays the backbone from CUDA graphs.
+        ``head`` picks the shipped file of another head when ``path`` is None: ``"xcorr-box"``
+        (``weights/siamfc_mobilenetv2_box.pth``: one search crop per frame, the box regressed);
+        with a ``path`` the head is read from the file.
         The score model is ``<weights>.score.json`` when there is one (see ``siamfc
         fit-score``), else the raw peak.
         """
+        if path is None and head != "xcorr" and pretrained:
+            path = default_weights_path(backbone or DEFAULT_BACKBONE, head)
         model, calibration = load_network(path, backbone, pretrained, dtype, device)
         return cls(model, _as_config(config), device, dtype, calibration, cuda_graphs,
                    load_score_model(path, backbone, pretrained))
@@ -397,20 +402,19 @@ class SiamFCMultiTracker:
             to_crop = torch.from_numpy(cfg.instance_size / x_sz).float().to(self.device)  # (n,)
             crop_size = torch.from_numpy(size).float().to(self.device) * to_crop[:, None]
             rows_n = torch.arange(len(center), device=self.device)
-            if cfg.box_peak == "response":        # only the cell nearest the peak is decoded
+            score = torch.sigmoid(out.cls[:, 0]) * torch.sigmoid(out.quality[:, 0])   # (n, R, R)
+            if cfg.box_peak == "response":        # only the cells around the peak are decoded
                 peak = self._response_peak(out.cls[:, 0])                             # (n, 2)
                 best = nearest_cells(peak[:, 1], peak[:, 0], cfg.response_up, cfg.response_size)
                 centre = (cfg.instance_size - 1) / 2 + (
                     peak.float() - (cfg.upscaled_size - 1) / 2) * cfg.total_stride / cfg.response_up
-                left, top, right, bottom = out.ltrb.flatten(2)[rows_n, :, best].unbind(1)
-                boxes = torch.cat([centre, torch.stack([left + right, top + bottom], 1)],
+                boxes = torch.cat([centre, pooled_sizes(out.ltrb, score, best, cfg.box_cells)],
                                   dim=1)[:, :, None, None]                            # (n,4,1,1)
             else:
                 boxes = decode_boxes(out.ltrb, self._cells)                           # (n,4,R,R)
             if cal is not None:
                 boxes[:, 2:] = calibrated_sizes(boxes[:, 2:],
                                                 torch.from_numpy(cal).float().to(self.device))
-            score = torch.sigmoid(out.cls[:, 0]) * torch.sigmoid(out.quality[:, 0])   # (n, R, R)
             penalty = change_penalty(boxes, crop_size, cfg.penalty_k)       # (n, R, R) | (n, 1, 1)
             if cfg.box_peak == "response":
                 picked, penalty = boxes[:, :, 0, 0], penalty[:, 0, 0]
@@ -458,7 +462,10 @@ class SiamFCMultiTracker:
         x = self._backbone_input(img(np.repeat(center, k, axis=0), sides, cfg.instance_size))
         out = self.model.head(z_feat, self.model.search_features(x).float())
         middle = (cfg.response_size // 2) * (cfg.response_size + 1)     # the crop's centre cell
-        predicted = decode_boxes(out.ltrb, self._cells).flatten(2)[:, 2:, middle]      # (n*K, 2)
+        score = torch.sigmoid(out.cls[:, 0]) * torch.sigmoid(out.quality[:, 0])
+        predicted = pooled_sizes(out.ltrb, score, torch.full((len(out.ltrb),), middle,
+                                                             device=self.device),
+                                 cfg.box_cells if cfg.box_peak == "response" else 1)  # (n*K, 2)
         true = np.repeat(size, k, axis=0) * cfg.instance_size / sides           # crop px
         return fit_calibration(true.reshape(n, k, 2),
                                predicted.double().cpu().numpy().reshape(n, k, 2))
@@ -615,10 +622,10 @@ class SiamFCTracker:
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
                         pretrained: bool = True, dtype: str = "auto",
-                        cuda_graphs: bool = False) -> "SiamFCTracker":
+                        cuda_graphs: bool = False, head: str = "xcorr") -> "SiamFCTracker":
         """See ``SiamFCMultiTracker.from_pretrained``."""
         return cls._wrap(SiamFCMultiTracker.from_pretrained(path, device, config, backbone,
-                                                            pretrained, dtype, cuda_graphs))
+                                                            pretrained, dtype, cuda_graphs, head))
 
     @classmethod
     def _wrap(cls, multi: SiamFCMultiTracker) -> "SiamFCTracker":

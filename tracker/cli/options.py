@@ -53,7 +53,7 @@ def add_device_option(p: Group) -> None:
 
 
 def add_weights_options(p: Group) -> None:
-    """--weights / --lite / --backbone, read by ``weights_from_args``."""
+    """--weights / --lite / --backbone / --head, read by ``weights_from_args``."""
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="weights file (default: weights/siamfc_mobilenetv2.pth, or $SIAMFC_WEIGHTS)")
     p.add_argument("--lite", action="store_true",
@@ -62,6 +62,11 @@ def add_weights_options(p: Group) -> None:
                    help="network of --weights (read from the file when omitted); without "
                         "--weights, that network's shipped file (e.g. alexnet: "
                         "weights/siamfc_alexnet.pth)")
+    p.add_argument("--head", choices=["xcorr", "xcorr-box"], default=None,
+                   help="without --weights, the shipped file of that head: xcorr (SiamFC's "
+                        "response and 3 scales, default) or xcorr-box (one search crop, the box "
+                        "regressed: follows shape changes, about 2x the update rate, lower "
+                        "otb-dev accuracy: weights/siamfc_mobilenetv2_box.pth)")
 
 
 def add_dtype_option(p: Group) -> None:
@@ -139,15 +144,20 @@ def add_display_option(p: Group) -> None:
 
 # -- what the options mean --------------------------------------------------------------------
 def weights_from_args(args: argparse.Namespace) -> tuple[Path, str | None]:
-    """(weights file, backbone or None to read it from the file) from --weights/--lite/--backbone."""
+    """(weights file, backbone or None to read it from the file) from --weights/--lite/--backbone/
+    --head."""
     from ..model.weights import DEFAULT_BACKBONE, LITE_BACKBONE, default_weights_path
+    head = getattr(args, "head", None)
     if getattr(args, "lite", False):
-        if args.weights:
-            raise UserError("give --lite or --weights, not both")
+        if args.weights or head:
+            raise UserError(f"give --lite or --{'weights' if args.weights else 'head'}, not both")
         return default_weights_path(LITE_BACKBONE), None
     if args.weights:
+        if head:
+            raise UserError("--head picks a shipped weights file; with --weights the head is read "
+                            "from the file: drop --head")
         return Path(args.weights), args.backbone
-    return default_weights_path(args.backbone or DEFAULT_BACKBONE), args.backbone
+    return default_weights_path(args.backbone or DEFAULT_BACKBONE, head or "xcorr"), args.backbone
 
 
 def parse_settings(items: Sequence[str]) -> dict:

@@ -19,6 +19,8 @@ DEFAULT_BACKBONE = "mobilenetv2"   # the network of the default weights file
 LITE_BACKBONE = "alexnet_slim"     # the backbone of weights/siamfc_lite.pth
 DEFAULT_FILES = {"mobilenetv2": "siamfc_mobilenetv2.pth", "alexnet": "siamfc_alexnet.pth",
                  LITE_BACKBONE: "siamfc_lite.pth", "mobilenetv2_64": "siamfc_mobilenetv2_64.pth"}
+#: the shipped weights of the other heads, by (head, backbone): ``siamfc track --head xcorr-box``
+HEAD_FILES = {("xcorr-box", "mobilenetv2"): "siamfc_mobilenetv2_box.pth"}
 HOW_TO_GET = ("check the path given to --weights (or $SIAMFC_WEIGHTS, which sets the default "
               "file); the shipped files are listed in weights/README.md")
 
@@ -29,15 +31,22 @@ def weights_dirs() -> list[Path]:
     return [repository / "weights", Path(sys.prefix) / "share" / "siamfc" / "weights"]
 
 
-def default_weights_path(backbone: str = DEFAULT_BACKBONE) -> Path:
-    """The default weights file for ``backbone`` ($SIAMFC_WEIGHTS wins when set)."""
+def default_weights_path(backbone: str = DEFAULT_BACKBONE, head: str = "xcorr") -> Path:
+    """The default weights file for ``backbone`` with ``head`` ($SIAMFC_WEIGHTS wins when set)."""
     env = os.environ.get("SIAMFC_WEIGHTS")
     if env:
         return Path(env)
-    try:
-        name = DEFAULT_FILES[backbone]
-    except KeyError:
-        raise WeightsError(f"no default weights for backbone {backbone!r}; pass a weights path") from None
+    if head != "xcorr":
+        name = HEAD_FILES.get((head, backbone))
+        if name is None:
+            shipped = ", ".join(f"{h} with {b}" for h, b in HEAD_FILES)
+            raise WeightsError(f"no shipped weights for head {head!r} with backbone {backbone!r} "
+                               f"(shipped: {shipped}); pass a weights path")
+    else:
+        try:
+            name = DEFAULT_FILES[backbone]
+        except KeyError:
+            raise WeightsError(f"no default weights for backbone {backbone!r}; pass a weights path") from None
     candidates = [d / name for d in weights_dirs()]
     for path in candidates:
         if path.is_file():
