@@ -56,10 +56,11 @@ def test_box_head_shapes_and_folding(backbone, head):
     assert isinstance(out, BoxOutput) and net.head_kind == head and net.regresses_box
     assert out.cls.shape == out.quality.shape == (6, 1, 17, 17) and out.ltrb.shape == (6, 4, 17, 17)
     assert (out.ltrb > 0).all()
-    # the side distances compared as their logarithms (the head's own output)
+    # the side distances compared as their logarithms (the head's own output); 2e-3: with 2
+    # threads on an Intel AMX host the folded xcorr-box response differs by 1.1e-3 of its peak
     for a, b in ((out.cls, folded.cls), (out.quality, folded.quality),
                  (out.ltrb.log(), folded.ltrb.log())):
-        assert (a - b).abs().max() <= 1e-3 * a.abs().max() + 1e-4
+        assert (a - b).abs().max() <= 2e-3 * a.abs().max() + 1e-4
 
 
 @pytest.mark.parametrize("box", [(127, 127, 64, 32), (100, 150, 40, 90), (180, 70, 30, 30)])
