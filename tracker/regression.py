@@ -157,6 +157,10 @@ def pooled_sizes(ltrb: torch.Tensor, weight: torch.Tensor, cells: torch.Tensor,
     (e.g. the cells' scores); k = 1 gives the cell's own box size; weights all 0 in a window
     give the plain mean there."""
     rows, cols = ltrb.shape[-2:]
+    if k == 1:                       # the cell's own size: a gather, no map-wide work per frame
+        left, top, right, bottom = ltrb.flatten(2)[torch.arange(len(ltrb), device=ltrb.device),
+                                                   :, cells].unbind(1)
+        return torch.stack([left + right, top + bottom], dim=1)
     r = k // 2
     cy, cx = (cells // cols).view(-1, 1, 1), (cells % cols).view(-1, 1, 1)
     ys = torch.arange(rows, device=ltrb.device).view(1, -1, 1)
