@@ -163,6 +163,9 @@ def test_eval_contrib_tracker_missing_is_named(tmp_path, otb_root, monkeypatch, 
     (dict(name="siamfc-5s", weights="runs/a/epoch_018.pth"), "siamfc-5s@epoch_018"),
     (dict(name="siamfc-lite", weights="x.pth", dtype="bf16"), "siamfc-lite-bf16"),
     (dict(name="siamfc-lite", lite_weights="runs/h/e.pth"), "siamfc-lite@e"),
+    (dict(name="siamfc-box"), "siamfc-box"),
+    (dict(name="siamfc-box", weights="x.pth", box_weights="runs/b/epoch_030.pth"),
+     "siamfc-box@epoch_030"),
     (dict(name="opencv-csrt", dtype="int8", weights="x.pth"), "opencv-csrt"),
     (dict(name="siamfc", settings={"window_influence": 0.2, "num_scales": 5}, dtype="bf16"),
      "siamfc+num_scales=5+window_influence=0.2-bf16"),
@@ -259,3 +262,36 @@ def test_failures_of_results_without_scores_are_not_reported(tmp_path, otb_root)
     assert exp.failures("other") is None
     exp.report(["other"], plots=False)
     assert "failure detector" not in (tmp_path / "reports" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("spec,expected", [
+    (dict(name="siamfc"), "siamfc_mobilenetv2.pth"),
+    (dict(name="siamfc-box", weights="x.pth"), "siamfc_mobilenetv2_box.pth"),
+    (dict(name="siamfc-box", box_weights="b.pth"), "b.pth"),
+    (dict(name="siamfc-lite", weights="x.pth"), "siamfc_lite.pth"),
+    (dict(name="siamfc-5s", weights="x.pth", box_weights="b.pth"), "x.pth"),
+])
+def test_each_siamfc_tracker_reads_its_own_weights(spec, expected):
+    """siamfc-box reads --box-weights or the shipped box-head file, never --weights."""
+    from tracker.evaluation.adapters import TrackerSpec
+    from tracker.evaluation.provenance import weights_file
+    assert weights_file(TrackerSpec(**spec)).name == expected
+
+
+def test_eval_runs_the_box_head_beside_the_default(tmp_path, otb_root, random_slim_weights):
+    """``--trackers siamfc,siamfc-box``: one run, both trackers' results and report rows; the
+    box tracker loads --box-weights (a random xcorr-box network here)."""
+    import torch
+
+    from tracker.model.network import SiamNet, init_weights, weights_state
+    torch.manual_seed(0)
+    net = SiamNet("alexnet_slim", head="xcorr-box")
+    init_weights(net)
+    torch.save(weights_state(net.eval()), tmp_path / "box.pth")
+    args = eval_args(tmp_path, otb_root, random_slim_weights, "--box-weights", str(tmp_path / "box.pth"))
+    args[args.index("--trackers") + 1] = "siamfc,siamfc-box"
+    assert main(args) == 0
+    boxes = np.loadtxt(tmp_path / "results" / "siamfc-box@box" / "Synth0.txt", delimiter=",")
+    assert boxes.shape == (6, 4)
+    report = (tmp_path / "reports" / "report.md").read_text()
+    assert "| siamfc-box@box |" in report and "| siamfc@random_slim |" in report

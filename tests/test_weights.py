@@ -94,3 +94,24 @@ def test_shipped_weights_track_the_synthetic_clip():
     tracker = SiamFCTracker.from_pretrained(device="cpu")
     boxes = np.array([r.box for r in tracker.track(clip.frames, clip.boxes[0])])
     assert iou_ltwh(boxes, clip.boxes).mean() > 0.5
+
+
+SHIPPED_BOX = WEIGHTS_DIR / "siamfc_mobilenetv2_box.pth"       # --head xcorr-box
+
+
+@pytest.mark.skipif(not SHIPPED_BOX.is_file(), reason="no box-head weights in this checkout")
+def test_shipped_box_head_weights_track_the_synthetic_clip():
+    """``from_pretrained(head="xcorr-box")`` loads the shipped box-head file, with its own score
+    model, and follows the demo's clip."""
+    import numpy as np
+
+    from tracker.confidence import ScoreModel, score_model_path
+    from tracker.diagnostics.synthetic import make_clip
+    from tracker.geometry import iou_ltwh
+    from tracker.model.weights import file_sha256, load_model
+    assert load_model(SHIPPED_BOX).head_kind == "xcorr-box"
+    assert ScoreModel.load(score_model_path(SHIPPED_BOX)).extra["weights_sha256"] == file_sha256(SHIPPED_BOX)
+    clip = make_clip(num_frames=60)
+    tracker = SiamFCTracker.from_pretrained(head="xcorr-box", device="cpu", dtype="fp32")
+    boxes = np.array([r.box for r in tracker.track(clip.frames, clip.boxes[0])])
+    assert iou_ltwh(boxes, clip.boxes).mean() > 0.5

@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "precision, fps), storing results in the got10k layout.",
                     ["siamfc eval ../shared/data/otb-dev --workers 2",
                      "siamfc eval ../shared/data/otb-dev --trackers siamfc,siamfc-lite,opencv-csrt",
+                     "siamfc eval ../shared/data/otb-dev --trackers siamfc,siamfc-box --dtype fp32",
                      "siamfc eval ../shared/data/otb-dev --sequences Jumping,Singer1 --dtype fp32"])
     data = p.add_argument_group("benchmark")
     data.add_argument("root", help="benchmark folder")
@@ -27,12 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     trackers = p.add_argument_group("trackers")
     trackers.add_argument("--trackers", default="siamfc",
                           help="comma-separated: siamfc, siamfc-5s, siamfc-redetect, siamfc-lite, "
-                               "opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
+                               "siamfc-box (the xcorr-box head), opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
     trackers.add_argument("--weights", default=None, metavar="PATH",
                           help="weights of the siamfc trackers (default: weights/siamfc_mobilenetv2.pth; "
                                "the backbone is read from the file)")
     trackers.add_argument("--lite-weights", default=None, metavar="PATH",
                           help="weights of siamfc-lite (default: weights/siamfc_lite.pth)")
+    trackers.add_argument("--box-weights", default=None, metavar="PATH",
+                          help="weights of siamfc-box, a box head's file (default: "
+                               "weights/siamfc_mobilenetv2_box.pth)")
     add_device_option(trackers)
     add_dtype_option(trackers)
     add_settings_option(trackers)
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     TrackerConfig.preset("siamfc-3s", **settings)    # bad settings: ValueError (exit 2) up front
     # dtype auto -> the precision used here (int8 or fp32), named in the results folder
     specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights,
-                         settings).resolved() for n in names]
+                         box_weights=args.box_weights, settings=settings).resolved() for n in names]
     experiment = Experiment(sequences, args.results_dir, args.report_dir)
     experiment.check(specs, args.overwrite)     # unbuildable trackers, stale results: before the bar
     bar = progress(len(specs) * len(sequences), "eval", enabled=not args.quiet, unit="seq")

@@ -66,8 +66,7 @@ def add_weights_options(p: Group) -> None:
                    help="without --weights, the shipped file of that head: xcorr (SiamFC's "
                         "response and 3 scales, default) or xcorr-box (one search crop, the box "
                         "regressed: follows shape changes, about 2x the update rate, lower "
-                        "otb-dev accuracy: weights/siamfc_mobilenetv2_box.pth, not shipped yet, "
-                        "so it says the file is missing)")
+                        "otb-dev accuracy: weights/siamfc_mobilenetv2_box.pth)")
 
 
 def add_dtype_option(p: Group) -> None:

@@ -1,7 +1,9 @@
 """A common init/update interface over our SiamFC and OpenCV's trackers.
 
 Names: ``siamfc`` (the default preset), ``siamfc-3s``, ``siamfc-5s``, ``siamfc-redetect``
-(siamfc-3s with lost-target re-detection), ``siamfc-lite`` (siamfc-3s with ``weights/siamfc_lite.pth``), ``opencv-csrt``,
+(siamfc-3s with lost-target re-detection), ``siamfc-lite`` (siamfc-3s with ``weights/siamfc_lite.pth``),
+``siamfc-box`` (the xcorr-box head, ``weights/siamfc_mobilenetv2_box.pth``: one search crop, the
+box regressed), ``opencv-csrt``,
 ``opencv-kcf``, ``opencv-mil``, ``opencv-nano`` and ``opencv-vit`` (these two need their ONNX
 model paths). CSRT and KCF live in ``opencv-contrib-python``.
 """
@@ -33,6 +35,7 @@ class TrackerSpec:
     onnx: dict[str, str] = field(default_factory=dict)
     dtype: str = "fp32"                 # "auto": see resolved()
     lite_weights: str | None = None     # for siamfc-lite (default weights/siamfc_lite.pth)
+    box_weights: str | None = None      # for siamfc-box (default weights/siamfc_mobilenetv2_box.pth)
     settings: dict[str, object] = field(default_factory=dict)   # TrackerConfig overrides
 
     @property
@@ -42,7 +45,7 @@ class TrackerSpec:
         if not self.name.startswith("siamfc"):
             return self.name
         label = self.name
-        weights = self.lite_weights if self.name.startswith("siamfc-lite") else self.weights
+        weights = spec_weights(self)
         if weights:
             label += f"@{Path(weights).stem}"
         label += "".join(f"+{k}={v}" for k, v in sorted(self.settings.items()))
@@ -56,19 +59,30 @@ class TrackerSpec:
         return replace(self, dtype=SiamFCAdapter(self).precision)
 
 
+def spec_weights(spec: TrackerSpec) -> str | None:
+    """The weights path a SiamFC spec was given for its tracker (``lite_weights`` for
+    siamfc-lite, ``box_weights`` for siamfc-box, else ``weights``); None: the shipped file."""
+    if spec.name.startswith("siamfc-lite"):
+        return spec.lite_weights
+    if spec.name.startswith("siamfc-box"):
+        return spec.box_weights
+    return spec.weights
+
+
 class SiamFCAdapter:
     def __init__(self, spec: TrackerSpec) -> None:
         from ..config import TrackerConfig
         from ..siamfc import SiamFCTracker
         name, redetect = spec.name.removesuffix("-redetect"), spec.name.endswith("-redetect")
-        lite = name == "siamfc-lite"
-        config = TrackerConfig.preset("siamfc-3s" if name in ("siamfc", "siamfc-lite") else name,
-                                      **{"redetect": redetect, **spec.settings})
+        config = TrackerConfig.preset(
+            "siamfc-3s" if name in ("siamfc", "siamfc-lite", "siamfc-box") else name,
+            **{"redetect": redetect, **spec.settings})
         self.name = spec.name
-        weights = spec.weights
-        if lite:
-            from ..model.weights import LITE_BACKBONE, default_weights_path
-            weights = spec.lite_weights or default_weights_path(LITE_BACKBONE)
+        weights = spec_weights(spec)
+        if name in ("siamfc-lite", "siamfc-box"):       # their shipped file when none is given
+            from ..model.weights import DEFAULT_BACKBONE, LITE_BACKBONE, default_weights_path
+            weights = weights or (default_weights_path(LITE_BACKBONE) if name == "siamfc-lite"
+                                  else default_weights_path(DEFAULT_BACKBONE, "xcorr-box"))
         self._tracker = SiamFCTracker.from_pretrained(weights, device=spec.device, config=config,
                                                       dtype=spec.dtype)
         self.precision = self._tracker.precision
@@ -150,7 +164,8 @@ def opencv_factory(spec: TrackerSpec):
 
 
 def available_trackers() -> list[str]:
-    return ["siamfc", "siamfc-3s", "siamfc-5s", "siamfc-redetect", "siamfc-lite", "opencv-csrt", "opencv-kcf", "opencv-mil",
+    return ["siamfc", "siamfc-3s", "siamfc-5s", "siamfc-redetect", "siamfc-lite", "siamfc-box",
+            "opencv-csrt", "opencv-kcf", "opencv-mil",
             "opencv-nano", "opencv-vit"]
 
 

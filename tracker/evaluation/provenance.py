@@ -26,10 +26,16 @@ def weights_file(spec: TrackerSpec) -> Path | None:
     """The weights file a SiamFC spec loads (None for other trackers)."""
     if not spec.name.startswith("siamfc"):
         return None
-    from ..model.weights import LITE_BACKBONE, default_weights_path
+    from ..model.weights import DEFAULT_BACKBONE, LITE_BACKBONE, default_weights_path
+    from .adapters import spec_weights
+    given = spec_weights(spec)
+    if given:
+        return Path(given)
     if spec.name.startswith("siamfc-lite"):
-        return Path(spec.lite_weights) if spec.lite_weights else default_weights_path(LITE_BACKBONE)
-    return Path(spec.weights) if spec.weights else default_weights_path()
+        return default_weights_path(LITE_BACKBONE)
+    if spec.name.startswith("siamfc-box"):
+        return default_weights_path(DEFAULT_BACKBONE, "xcorr-box")
+    return default_weights_path()
 
 
 def provenance(spec: TrackerSpec) -> dict:
