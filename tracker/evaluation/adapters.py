@@ -69,6 +69,20 @@ def spec_weights(spec: TrackerSpec) -> str | None:
     return spec.weights
 
 
+def weights_path(spec: TrackerSpec) -> Path:
+    """The weights file a SiamFC spec loads: the path given for its tracker
+    (``spec_weights``), else that tracker's shipped file."""
+    from ..model.weights import DEFAULT_BACKBONE, LITE_BACKBONE, default_weights_path
+    given = spec_weights(spec)
+    if given:
+        return Path(given)
+    if spec.name.startswith("siamfc-lite"):
+        return default_weights_path(LITE_BACKBONE)
+    if spec.name.startswith("siamfc-box"):
+        return default_weights_path(DEFAULT_BACKBONE, "xcorr-box")
+    return default_weights_path()
+
+
 class SiamFCAdapter:
     def __init__(self, spec: TrackerSpec) -> None:
         from ..config import TrackerConfig
@@ -78,13 +92,8 @@ class SiamFCAdapter:
             "siamfc-3s" if name in ("siamfc", "siamfc-lite", "siamfc-box") else name,
             **{"redetect": redetect, **spec.settings})
         self.name = spec.name
-        weights = spec_weights(spec)
-        if name in ("siamfc-lite", "siamfc-box"):       # their shipped file when none is given
-            from ..model.weights import DEFAULT_BACKBONE, LITE_BACKBONE, default_weights_path
-            weights = weights or (default_weights_path(LITE_BACKBONE) if name == "siamfc-lite"
-                                  else default_weights_path(DEFAULT_BACKBONE, "xcorr-box"))
-        self._tracker = SiamFCTracker.from_pretrained(weights, device=spec.device, config=config,
-                                                      dtype=spec.dtype)
+        self._tracker = SiamFCTracker.from_pretrained(weights_path(spec), device=spec.device,
+                                                      config=config, dtype=spec.dtype)
         self.precision = self._tracker.precision
 
     def init(self, frame: np.ndarray, box: np.ndarray) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..confidence import score_model_path
 from ..model.weights import file_sha256
-from .adapters import TrackerSpec
+from .adapters import TrackerSpec, weights_path
 
 FILE = "provenance.json"
 # what changes the boxes a tracker produces; the rest (CPU name, Python) is recorded only
@@ -26,16 +26,7 @@ def weights_file(spec: TrackerSpec) -> Path | None:
     """The weights file a SiamFC spec loads (None for other trackers)."""
     if not spec.name.startswith("siamfc"):
         return None
-    from ..model.weights import DEFAULT_BACKBONE, LITE_BACKBONE, default_weights_path
-    from .adapters import spec_weights
-    given = spec_weights(spec)
-    if given:
-        return Path(given)
-    if spec.name.startswith("siamfc-lite"):
-        return default_weights_path(LITE_BACKBONE)
-    if spec.name.startswith("siamfc-box"):
-        return default_weights_path(DEFAULT_BACKBONE, "xcorr-box")
-    return default_weights_path()
+    return weights_path(spec)
 
 
 def provenance(spec: TrackerSpec) -> dict:
