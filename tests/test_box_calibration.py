@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tracker.crops import FrameCrops, crop_batch, crop_numpy
-from tracker.regression import (CALIBRATION_SCALES, CALIBRATION_STRETCHES, calibrated_sizes,
+from tracker.steps.regression import (CALIBRATION_SCALES, CALIBRATION_STRETCHES, calibrated_sizes,
                                 calibration_warps, fit_calibration, gain_calibration,
                                 nearest_cells, pooled_sizes)
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.crops import FrameCrops, crop_batch, crop_numpy, frame_to_tensor
+from tracker.crops import FrameCrops, crop_batch, crop_numpy
+from tracker.staging import frame_to_tensor
 
 
 def smooth_frame(h=120, w=160, seed=0):

@@ -60,8 +60,7 @@ def test_cuda_graphs_give_the_same_boxes():
 
 
 def test_pinned_upload_equals_the_frame():
-    from tracker.crops import frame_to_tensor
-    from tracker.staging import FrameUploader
+    from tracker.staging import FrameUploader, frame_to_tensor
     up = FrameUploader("cuda")
     assert up.pin
     frames = [np.random.default_rng(i).integers(0, 256, (90, 120, 3), dtype=np.uint8) for i in range(5)]

@@ -55,7 +55,8 @@ def test_low_precision_tracker_follows_the_fp32_one(device, small_clip):
     low = SiamFCTracker.from_pretrained(device=device, dtype=dtype)
     # crops of the clip's first frame about its target (noise crops give flat responses whose
     # small range says little about the precision)
-    from tracker.crops import crop_batch, frame_to_tensor
+    from tracker.crops import crop_batch
+    from tracker.staging import frame_to_tensor
     frame = frame_to_tensor(small_clip.frames[0], device)
     x0, y0, w0, h0 = small_clip.boxes[0]
     centre = torch.tensor([[x0 + w0 / 2, y0 + h0 / 2]] * 2, dtype=torch.float64)
@@ -93,7 +94,7 @@ def test_int8_needs_cpu_and_calibration():
 @pytest.mark.parametrize("n_in,n_out", [(17, 272), (15, 240), (5, 7), (17, 17)])
 def test_bicubic_matrix_equals_interpolate(n_in, n_out):
     """Upsampling by two matrix products equals F.interpolate(bicubic) (float32: 1e-5 of range)."""
-    from tracker.siamfc import bicubic_matrix
+    from tracker.steps.response import bicubic_matrix
     r = torch.randn(6, 1, n_in, n_in)
     ref = torch.nn.functional.interpolate(r, size=(n_out, n_out), mode="bicubic", align_corners=False)
     a = bicubic_matrix(n_in, n_out)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tracker.config import TrackerConfig
-from tracker.redetect import peak_to_frame, search_centres
+from tracker.steps.redetect import peak_to_frame, search_centres
 from tracker.siamfc import SiamFCMultiTracker
 
 

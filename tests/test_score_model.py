@@ -9,7 +9,7 @@ import torch
 
 from tracker.config import TrackerConfig
 from tracker.confidence import CUES, RAW_PEAK, ScoreModel, score_model_path, windows
-from tracker.distractors import push, secondary_peaks, template
+from tracker.steps.distractors import push, secondary_peaks, template
 from tracker.errors import WeightsError
 from tracker.model.weights import file_sha256
 from tracker.siamfc import SiamFCMultiTracker, SiamFCTracker

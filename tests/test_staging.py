@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from tracker import SiamFCMultiTracker
-from tracker.crops import FrameCrops, frame_to_tensor
+from tracker.crops import FrameCrops
 from tracker.model.graphs import GraphedBackbone
 from tracker.model.network import SiamNet
-from tracker.staging import FrameUploader
+from tracker.staging import FrameUploader, frame_to_tensor
 
 
 def frames(n: int, shape=(48, 64, 3)) -> list[np.ndarray]:

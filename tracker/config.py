@@ -57,7 +57,7 @@ class TrackerConfig:
     penalty_k: float = 0.04         # penalty on changes of size and aspect ratio
     box_calibration: bool = True    # fit each target's regressed size and aspect ratio to 9
     #   warped crops of the first frame, where the box is known, and read later regressions
-    #   through the fit (not in SiamFC++; see regression.py)
+    #   through the fit (not in SiamFC++; see steps/regression.py)
     box_gain: bool = False          # instead: one factor per side, the known box over the
     #   head's box for it on the first frame (not in SiamFC++; replaces box_calibration)
     box_peak: str = "response"      # the centre: the peak of the upsampled classification map,
@@ -73,7 +73,7 @@ class TrackerConfig:
     redetect: bool = False          # while lost, also search wider and jump to a better match
     redetect_factor: float = 3.0    # wide-search side, x the normal search side
     reference_frames: int = 5       # first updates whose mean peak is the target's reference
-    # distractor-aware matching (DaSiamRPN; see distractors.py)
+    # distractor-aware matching (DaSiamRPN; see steps/distractors.py)
     distractors: bool = False       # subtract the look-alikes' response when placing the target
     distractor_weight: float = 0.5  # alpha: how much of their response is subtracted
     distractor_gap: float = 3.0     # a secondary peak within this many logits of the peak ...

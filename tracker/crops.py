@@ -7,15 +7,12 @@ is stretched to the square output (the box head's first-frame calibration warps 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:
-    from .staging import FrameUploader
+from .staging import FrameUploader, frame_to_tensor
 
 
 def _sides(sizes: np.ndarray | torch.Tensor) -> tuple:
@@ -44,12 +41,6 @@ def crop_numpy(frame: np.ndarray, center: tuple[float, float], size: float | tup
     border = tuple(float(v) for v in np.ravel(pad_value))
     return cv2.warpAffine(frame, m, (out_size, out_size), dst=dst, flags=interp,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-
-
-def frame_to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(H, W, 3) uint8 BGR -> (1, 3, H, W) float32 on ``device`` (one upload per frame)."""
-    t = torch.from_numpy(np.ascontiguousarray(frame)).to(device, non_blocking=True)
-    return t.permute(2, 0, 1).unsqueeze(0).float()
 
 
 def crop_batch(frame: torch.Tensor, centers: torch.Tensor, sizes: torch.Tensor, out_size: int,
@@ -98,7 +89,7 @@ class FrameCrops:
     """
 
     def __init__(self, frame: np.ndarray, device: torch.device | str = "cpu",
-                 uploader: "FrameUploader | None" = None) -> None:
+                 uploader: FrameUploader | None = None) -> None:
         """frame: (H, W, 3) uint8 BGR; ``uploader`` (accelerators): the pinned, asynchronous
         upload to use instead of a plain blocking copy."""
         self.device = torch.device(device)

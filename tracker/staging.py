@@ -13,7 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .crops import frame_to_tensor
+
+def frame_to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H, W, 3) uint8 BGR -> (1, 3, H, W) float32 on ``device`` (one upload per frame)."""
+    t = torch.from_numpy(np.ascontiguousarray(frame)).to(device, non_blocking=True)
+    return t.permute(2, 0, 1).unsqueeze(0).float()
 
 
 class FrameUploader:

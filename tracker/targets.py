@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .regression import IDENTITY_CALIBRATION
+from .steps.regression import IDENTITY_CALIBRATION
 
 
 @dataclass
@@ -37,11 +37,11 @@ class Targets:
     #   logits of the first updates (the target's own reference peak, see confidence.py)
     ref_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (N,)
     d_feat: list[torch.Tensor] = field(default_factory=list)    # (N,) distractor memories,
-    #   each (m, C, h, w) like z_feat (see distractors.py)
+    #   each (m, C, h, w) like z_feat (see steps/distractors.py)
     d_weight: list[torch.Tensor] = field(default_factory=list)  # (N,) their weights, (m,)
     box_cal: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # (N, 4) lines
     #   through which the box head's regressed w, h are read (identity unless ``box_gain`` or
-    #   ``box_calibration`` is on; see regression.py)
+    #   ``box_calibration`` is on; see steps/regression.py)
 
     @classmethod
     def start(cls, ids: Sequence[int], center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,

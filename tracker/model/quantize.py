@@ -247,7 +247,8 @@ def calibration_crops(sequences: list, num_frames: int = 256, batch: int = 16, s
     import cv2
 
     from ..config import TrackerConfig
-    from ..crops import crop_batch, frame_to_tensor
+    from ..crops import crop_batch
+    from ..staging import frame_to_tensor
     from ..geometry import context_size
 
     cfg = config if config is not None else TrackerConfig()

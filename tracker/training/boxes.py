@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model.heads import BoxOutput
-from ..regression import cell_positions
+from ..steps.regression import cell_positions
 from .losses import logistic_loss
 
 #: loss weights of SiamFC++: classification 1, quality 1, IoU 3

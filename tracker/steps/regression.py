@@ -1,5 +1,7 @@
-"""The box head's tracking step (SiamFC++, Xu et al. 2020, after SiamRPN's post-processing):
-pure functions on the head's 17x17 maps for N targets, one search crop each.
+"""Pure functions of the box heads' step: decoding, change penalty, best cell, size calibration.
+
+The step of SiamFC++ (Xu et al. 2020, after SiamRPN's post-processing) on the head's 17x17 maps
+for N targets, one search crop each (``box.py`` runs it):
 
   1. decode each cell's box from its side distances (search-crop px);
   2. score = sigmoid(cls) * sigmoid(quality), times a penalty on the change of size and of

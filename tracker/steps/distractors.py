@@ -14,10 +14,14 @@ linear in the template, so this is one correlation with the template ``z - alpha
 """
 from __future__ import annotations
 
+from typing import Callable
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .confidence import peak_neighbourhood
+from ..confidence import peak_neighbourhood
+from ..targets import Targets
 
 
 def secondary_peaks(resp: torch.Tensor, radius: torch.Tensor, gap: float, k: int
@@ -50,3 +54,29 @@ def template(memory: torch.Tensor, weights: torch.Tensor) -> torch.Tensor | None
         return None
     w = weights / weights.sum()
     return (memory * w.view(-1, 1, 1, 1)).sum(dim=0)
+
+
+def placed_response(head: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], targets: Targets,
+                    z_feat: torch.Tensor, x_feat: torch.Tensor, resp: torch.Tensor,
+                    weight: float) -> torch.Tensor:
+    """The response ``head(z - weight * D, x)`` of all targets (exemplar features ``z_feat``
+    (N, C, h, w), search features ``x_feat`` (N*S, C, H, W)), with D each target's weighted mean
+    distractor; ``resp`` (the plain response) itself when no target has one."""
+    t = targets
+    means = [template(t.d_feat[i], t.d_weight[i]) for i in range(len(t))]
+    if all(m is None for m in means):
+        return resp
+    d = torch.stack([torch.zeros_like(z_feat[0]) if m is None else m for m in means])
+    return head(z_feat - weight * d, x_feat)
+
+
+def remember(targets: Targets, confident: np.ndarray, embeddings: torch.Tensor,
+             logits: torch.Tensor, size: int) -> None:
+    """Store the distractors (``embeddings`` (N, k, C, h, w), ``logits`` (N, k), -inf for none)
+    seen by the targets that are ``confident`` (N,) in their memories of ``size`` entries."""
+    t = targets
+    for i in range(len(t)):
+        keep = torch.isfinite(logits[i])
+        if confident[i] and bool(keep.any()):
+            t.d_feat[i], t.d_weight[i] = push(t.d_feat[i], t.d_weight[i], embeddings[i][keep],
+                                              torch.sigmoid(logits[i][keep]), size)

@@ -1,0 +1,67 @@
+"""The features step: the network made ready for inference, crops in and features out."""
+from __future__ import annotations
+
+import torch
+
+from ..config import TrackerConfig
+from ..model.fusion import fold_batchnorm
+from ..model.graphs import GraphedBackbone
+from ..model.network import SiamNet
+from ..model.quantize import Int8Backbone, split_calibration
+from ..model.runtime import check_precision, pick_precision, resolve_dtype
+
+
+class Features:
+    """A ``SiamNet`` for tracking on ``device``: BatchNorm folded into the convolutions, NHWC
+    (channels-last) memory, no gradients, the backbones in the chosen precision.
+
+    ``dtype``: ``fp32``, ``bf16`` / ``fp16`` weights and crops, ``int8`` (needs the activation
+    ranges in ``calibration``) or ``auto`` (see ``model.runtime.pick_precision``); ``precision``
+    says which was chosen. The cross-correlation and everything after it stay fp32 (a bf16
+    response map cannot place the peak). ``cuda_graphs``: the backbones replayed from one CUDA
+    graph per input shape.
+    """
+
+    def __init__(self, model: SiamNet, cfg: TrackerConfig, device: torch.device, dtype: str = "auto",
+                 calibration: dict[str, torch.Tensor] | None = None,
+                 cuda_graphs: bool = False) -> None:
+        check_precision(dtype)
+        self.device = device
+        self.model = fold_batchnorm(model).to(device).to(memory_format=torch.channels_last)
+        exemplar_cal, search_cal = split_calibration(calibration)
+        self.precision = pick_precision(dtype, device, self.model.backbone, exemplar_cal)
+        self.dtype = resolve_dtype(self.precision, device)
+        for branch in self.model.backbones():
+            branch.to(self.dtype)
+        if self.precision == "int8":
+            if calibration is None:
+                raise ValueError("int8 needs a calibration: use from_pretrained (it reads "
+                                 "<weights>.int8.pth) or pass calibration=")
+            separate = self.model.search_backbone is not None
+            self.model.backbone = Int8Backbone(
+                self.model.backbone, exemplar_cal,
+                sizes=[(cfg.exemplar_size,) * 2] + ([] if separate else [(cfg.instance_size,) * 2]))
+            if separate:
+                if search_cal is None:
+                    raise ValueError("this calibration has no search branch; run `siamfc "
+                                     "quantize` for these (separate-branch) weights")
+                self.model.search_backbone = Int8Backbone(self.model.search_backbone, search_cal,
+                                                          sizes=[(cfg.instance_size,) * 2])
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        if cuda_graphs:
+            self.model.backbone = GraphedBackbone(self.model.backbone)
+            if self.model.search_backbone is not None:
+                self.model.search_backbone = GraphedBackbone(self.model.search_backbone)
+
+    def _input(self, crops: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) float32 crops in the backbone's precision and channels-last layout."""
+        return crops.to(self.dtype).contiguous(memory_format=torch.channels_last)
+
+    def exemplar(self, crops: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) float32 exemplar features of (B, 3, 127, 127) crops."""
+        return self.model.features(self._input(crops)).float()
+
+    def search(self, crops: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) float32 search features of (B, 3, S, S) crops (the search branch)."""
+        return self.model.search_features(self._input(crops)).float()
