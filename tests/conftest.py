@@ -18,13 +18,18 @@ def device(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def save_random_weights(folder: Path, backbone: str, name: str) -> Path:
-    """A state dict of a randomly initialised ``backbone`` SiamNet (seeded) at folder/name."""
+def random_net(backbone: str) -> SiamNet:
+    """A randomly initialised ``backbone`` SiamNet (seeded), in eval mode."""
     torch.manual_seed(0)
     model = SiamNet(backbone)
     init_weights(model)
+    return model.eval()
+
+
+def save_random_weights(folder: Path, backbone: str, name: str) -> Path:
+    """A state dict of a randomly initialised ``backbone`` SiamNet (seeded) at folder/name."""
     path = folder / name
-    torch.save(model.state_dict(), path)
+    torch.save(random_net(backbone).state_dict(), path)
     return path
 
 
@@ -48,6 +53,15 @@ def tiny_video(tmp_path_factory: pytest.TempPathFactory, small_clip) -> Path:
 
 def random_frame(h: int = 120, w: int = 160, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_restored():
+    """The command line owns its process's torch threads (``--threads``); tests that run it in
+    this process must not leave theirs to the tests after them."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

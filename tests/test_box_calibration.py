@@ -6,8 +6,8 @@ import torch
 
 from tracker.crops import FrameCrops, crop_batch, crop_numpy
 from tracker.steps.regression import (CALIBRATION_SCALES, CALIBRATION_STRETCHES, calibrated_sizes,
-                                calibration_warps, fit_calibration, gain_calibration,
-                                nearest_cells, pooled_sizes)
+                                      calibration_warps, fit_calibration, gain_calibration,
+                                      nearest_cells, pooled_sizes)
 
 
 def coordinate_frame(h: int = 120, w: int = 160) -> np.ndarray:

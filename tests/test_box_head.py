@@ -13,9 +13,9 @@ from tracker.geometry import context_size
 from tracker.model.heads import BoxHead, BoxOutput, XCorrBoxHead, dwxcorr
 from tracker.model.network import BOX_HEADS, SiamNet, init_weights, weights_state
 from tracker.model.weights import load_model, weights_dirs
-from tracker.steps.regression import (IDENTITY_CALIBRATION, best_cells, change_penalty, damped_size,
-                               decode_boxes, size_gain)
 from tracker.siamfc import SiamFCMultiTracker, SiamFCTracker
+from tracker.steps.regression import (IDENTITY_CALIBRATION, best_cells, change_penalty,
+                                      damped_size, decode_boxes, size_gain)
 from tracker.training.boxes import (box_loss, box_targets, cell_positions, fit_slope, ltrb_iou,
                                     shape_fit_sums)
 

@@ -220,6 +220,26 @@ def test_eval_refuses_results_made_otherwise(tmp_path, otb_root, random_slim_wei
     assert json.loads(path.read_text())[key] != value
 
 
+def test_eval_refuses_results_made_with_other_tracker_settings(tmp_path, otb_root,
+                                                               random_slim_weights, capsys):
+    """A default that changed (here: the online model, as results made before it was on by
+    default) is caught by the stored settings, and named."""
+    args = eval_args(tmp_path, otb_root, random_slim_weights)
+    assert main(args) == 0
+    path = tmp_path / "results" / "siamfc@random_slim" / "provenance.json"
+    made = json.loads(path.read_text())
+    assert made["config"]["online"] is True and "name" not in made["config"]
+    made["config"]["online"] = False
+    path.write_text(json.dumps(made))
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "tracker settings online=False (now True)" in capsys.readouterr().err
+    del made["config"]
+    path.write_text(json.dumps(made))
+    assert main(args) == 2
+    assert "tracker settings not recorded" in capsys.readouterr().err
+
+
 def test_eval_unbuildable_tracker_is_refused_before_any_bar(tmp_path, otb_root, random_slim_weights,
                                                             monkeypatch, capsys):
     from tracker.evaluation import experiment

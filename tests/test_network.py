@@ -4,7 +4,9 @@ import torch.nn.functional as F
 
 from tracker.model.backbones import BACKBONES, build_backbone, register_backbone
 from tracker.model.heads import xcorr
-from tracker.model.network import SiamNet, init_weights
+from tracker.model.network import SiamNet
+
+from .conftest import random_net
 
 
 def xcorr_conv(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -20,10 +22,7 @@ def xcorr_conv(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def net():
-    torch.manual_seed(0)
-    model = SiamNet("alexnet")
-    init_weights(model)
-    return model.eval()
+    return random_net("alexnet")
 
 
 @pytest.mark.parametrize("size,feat", [(127, 6), (255, 22)])

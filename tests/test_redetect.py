@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from tracker.config import TrackerConfig
-from tracker.steps.redetect import peak_to_frame, search_centres
 from tracker.siamfc import SiamFCMultiTracker
+from tracker.steps.redetect import peak_to_frame, search_centres
 
 
 @pytest.mark.parametrize("hw,side", [((320, 480), 100.0), ((100, 100), 300.0), ((720, 1280), 257.0)])

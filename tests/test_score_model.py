@@ -9,10 +9,10 @@ import torch
 
 from tracker.config import TrackerConfig
 from tracker.confidence import CUES, RAW_PEAK, ScoreModel, score_model_path, windows
-from tracker.steps.distractors import push, secondary_peaks, template
 from tracker.errors import WeightsError
 from tracker.model.weights import file_sha256
 from tracker.siamfc import SiamFCMultiTracker, SiamFCTracker
+from tracker.steps.distractors import push, secondary_peaks, template
 
 from .conftest import random_frame
 
@@ -130,18 +130,39 @@ def test_single_tracker_reposition(random_slim_weights):
     assert np.allclose(tracker._multi.targets.size[0], (20, 10))
 
 
-def test_fit_score_cli_writes_a_model_even_over_a_stale_one(tmp_path, weights_copy):
+@pytest.mark.parametrize("online", [True, False])
+def test_fit_score_cli_writes_a_model_even_over_a_stale_one(tmp_path, weights_copy, online):
+    """fit-score fits the tracker with the online model (``<weights>.online.score.json``) or,
+    with --no-online, without it (``<weights>.score.json``)."""
     from tracker.cli import main
 
     from .test_training import make_got_root
     root = make_got_root(tmp_path / "train", num_seqs=3, frames=8)
-    stale = score_model_path(weights_copy)
+    stale = score_model_path(weights_copy, online)
     ScoreModel(weights=(1.0,), extra={"weights_sha256": "0" * 64}).save(stale)
     assert main(["fit-score", "--data", str(root), "--weights", str(weights_copy), "--exemplars",
                  "1", "--device", "cpu", "--dtype", "fp32", "--samples",
-                 str(tmp_path / "s.npz"), "--quiet"]) == 0
+                 str(tmp_path / "s.npz"), "--quiet"] + ([] if online else ["--no-online"])) == 0
     model = ScoreModel.load(stale)
-    assert model.cues == ("relative", "cosine")
+    assert model.cues == ("relative", "cosine") and model.extra["online"] is online
     assert model.extra["weights_sha256"] == file_sha256(weights_copy)
     assert (tmp_path / "s.npz").is_file()
+    assert not score_model_path(weights_copy, not online).exists()
+    tracker = SiamFCTracker.from_pretrained(weights_copy, device="cpu", dtype="fp32",
+                                            config=TrackerConfig(online=online))   # accepted now
+    assert tracker.score_model == model
+
+
+def test_the_online_tracker_reads_its_own_score_model_else_the_plain_one(tmp_path, weights_copy):
+    from tracker.confidence import score_model_file
+    assert score_model_file(weights_copy, True) is None
+    plain, online = ScoreModel(weights=(1.0,)), ScoreModel(weights=(2.0,))
+    plain.save(score_model_path(weights_copy))
+    assert score_model_file(weights_copy, True) == score_model_path(weights_copy)
+    online.save(score_model_path(weights_copy, True))
+    assert score_model_file(weights_copy, True) == score_model_path(weights_copy, True)
+    for on, expected in [(True, online), (False, plain)]:
+        tracker = SiamFCTracker.from_pretrained(weights_copy, device="cpu", dtype="fp32",
+                                                config=TrackerConfig(online=on))
+        assert tracker.score_model == expected
     SiamFCTracker.from_pretrained(weights_copy, device="cpu", dtype="fp32")   # accepted now

@@ -193,10 +193,22 @@ class ScoreModel:
 RAW_PEAK = ScoreModel()
 
 
-def score_model_path(weights: str | os.PathLike) -> Path:
-    """``<weights stem>.score.json`` beside the weights file."""
+def score_model_path(weights: str | os.PathLike, online: bool = False) -> Path:
+    """The score model of the weights file for the tracker without (``<weights stem>.score.json``)
+    or with the online target model (``<weights stem>.online.score.json``: its cues read the
+    fused response), beside the weights file."""
     p = Path(weights)
-    return p.with_name(p.stem + ".score.json")
+    return p.with_name(p.stem + (".online.score.json" if online else ".score.json"))
+
+
+def score_model_file(weights: str | os.PathLike, online: bool = False) -> Path | None:
+    """The score model file a tracker reads for ``weights``: the one fitted for its setting,
+    else (with the online model, for weights that have only the other) the plain one; None
+    when there is none."""
+    for path in ([score_model_path(weights, True)] if online else []) + [score_model_path(weights)]:
+        if path.is_file():
+            return path
+    return None
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iterations: int = 50

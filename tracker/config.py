@@ -79,6 +79,16 @@ class TrackerConfig:
     distractor_gap: float = 3.0     # a secondary peak within this many logits of the peak ...
     distractors_per_frame: int = 2  # ... is stored (at most this many per frame) ...
     distractor_memory: int = 8      # ... in a memory of this many per target
+    # the online target model (a correlation filter per target; see steps/online.py)
+    online: bool = True             # learn each target's filter online, add its response
+    online_weight: float = 1.0      # weight of its (gained) response on the siamese logits
+    online_lr: float = 0.025        # weight of each new sample in its memory (DSST's rate)
+    online_reg: float = 0.01        # regularisation, x the mean spectral energy (DSST's lambda)
+    online_channels: int = 32       # principal components of the features it filters
+    online_steps: int = 5           # conjugate-gradient steps per update (ECO's)
+    online_sigma: float = 0.1       # label width, x the target's side (KCF's)
+    online_min_score: float = 0.5   # frames scoring at least this teach the filter
+    online_shallow: bool = True     # also filter a shallow layer (exact pattern; ECO's)
     name: str = field(default="siamfc-3s", compare=False)
 
     def __post_init__(self) -> None:
@@ -88,14 +98,15 @@ class TrackerConfig:
 
         for key in ("exemplar_size", "instance_size", "total_stride", "response_up", "num_scales",
                     "lost_frames", "reference_frames", "distractors_per_frame",
-                    "distractor_memory", "box_cells"):
+                    "distractor_memory", "box_cells", "online_channels", "online_steps"):
             value = getattr(self, key)
             check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
                   f"{key} must be a positive integer, got {value!r}")
         for key in ("context", "scale_step", "scale_penalty", "scale_lr", "window_influence",
                     "min_scale", "max_scale", "lost_threshold", "recover_threshold",
                     "redetect_factor", "distractor_weight", "distractor_gap", "box_lr",
-                    "box_window_influence", "penalty_k"):
+                    "box_window_influence", "penalty_k", "online_weight", "online_lr",
+                    "online_reg", "online_sigma", "online_min_score"):
             value = getattr(self, key)
             check(is_number(value) and math.isfinite(value),
                   f"{key} must be a finite number, got {value!r}")
@@ -118,7 +129,14 @@ class TrackerConfig:
         check(self.penalty_k >= 0.0, f"penalty_k must be >= 0, got {self.penalty_k}")
         check(0.0 < self.min_scale <= 1.0 <= self.max_scale,
               f"need 0 < min_scale <= 1 <= max_scale, got {self.min_scale}, {self.max_scale}")
-        for key in ("redetect", "distractors", "box_gain", "box_calibration"):
+        for key in ("online_lr", "online_min_score"):
+            check(0.0 <= getattr(self, key) <= 1.0,
+                  f"{key} must be in [0, 1], got {getattr(self, key)}")
+        check(self.online_weight >= 0.0, f"online_weight must be >= 0, got {self.online_weight}")
+        check(self.online_reg > 0.0, f"online_reg must be > 0, got {self.online_reg}")
+        check(self.online_sigma > 0.0, f"online_sigma must be > 0, got {self.online_sigma}")
+        for key in ("redetect", "distractors", "box_gain", "box_calibration", "online",
+                    "online_shallow"):
             check(isinstance(getattr(self, key), bool),
                   f"{key} must be true or false, got {getattr(self, key)!r}")
         check(self.box_cells % 2 == 1, f"box_cells must be odd, got {self.box_cells}")

@@ -7,13 +7,13 @@
      crop, the box regressed): search crops -> features (``steps.features``) -> response ->
      where each target goes;
   3. confidence: the response cues against the target's own reference (``steps.scoring``)
-     through the weights' fitted ``ScoreModel`` (``confidence.py``);
+     through the weights' fitted ``ScoreModel`` (``confidence.py``); with ``online`` (the
+     default), the online target model (``steps.online``) learns from confident targets;
   4. with ``distractors``, look-alikes seen by confident targets are remembered
      (``steps.distractors``);
   5. with ``redetect``, each lost target runs one wide search crop (``steps.redetect``);
   6. the lost state (``steps.lost``): ``lost_frames`` scores in a row below ``lost_threshold``;
-  7. one ``TrackResult`` per target (``results.py``).
-The per-target state is one structure of arrays (``targets.Targets``).
+  7. one ``TrackResult`` per target (``results.py``) from the state (``targets.Targets``).
 Boxes are 0-based (x, y, w, h) float pixels; frames BGR uint8 (H, W, 3).
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ from .steps.box import BoxStep
 from .steps.distractors import remember
 from .steps.features import Features
 from .steps.lost import update_lost
+from .steps.online import OnlineModel
 from .steps.redetect import WideSearch
 from .steps.response import ResponsePeak
 from .steps.scale_search import ScaleSearch
@@ -71,7 +72,9 @@ class SiamFCMultiTracker:
                              "the xcorr head; these have the box head")
         self.timer = StageTimer(self.device, enabled=False)   # siamfc bench turns it on
         peak = ResponsePeak(cfg, self.device)
-        self.step = (BoxStep if self.box_head else ScaleSearch)(cfg, self.features, peak, self.timer)
+        self.online = OnlineModel(cfg, self.features) if cfg.online else None
+        self.step = (BoxStep if self.box_head else ScaleSearch)(cfg, self.features, peak,
+                                                                self.timer, self.online)
         self.wide_search = WideSearch(cfg, self.features, self.timer)
         # accelerators: frames go up through pinned buffers, asynchronously
         self._uploader = FrameUploader(self.device) if self.device.type != "cpu" else None
@@ -99,14 +102,16 @@ class SiamFCMultiTracker:
         ``head`` picks the shipped file of another head when ``path`` is None: ``"xcorr-box"``
         (``weights/siamfc_mobilenetv2_box.pth``: one search crop per frame, the box regressed);
         with a ``path`` the head is read from the file.
-        The score model is ``<weights>.score.json`` when there is one (see ``siamfc
-        fit-score``), else the raw peak.
+        The score model is ``<weights>.online.score.json`` (with the online model, the default)
+        or ``<weights>.score.json`` when there is one (see ``siamfc fit-score``), else the raw
+        peak.
         """
         if path is None and head != "xcorr" and pretrained:
             path = default_weights_path(backbone or DEFAULT_BACKBONE, head)
         model, calibration = load_network(path, backbone, pretrained, dtype, device)
-        return cls(model, _as_config(config), device, dtype, calibration, cuda_graphs,
-                   load_score_model(path, backbone, pretrained))
+        cfg = _as_config(config) or TrackerConfig()
+        return cls(model, cfg, device, dtype, calibration, cuda_graphs,
+                   load_score_model(path, backbone, pretrained, cfg.online))
 
     def _clear(self) -> None:
         self.targets = Targets()      # per-target state, one row per target (see targets.py)
@@ -177,6 +182,9 @@ class SiamFCMultiTracker:
         self._next_id += len(boxes)
         new = Targets.start(new_ids, center, size, z_sz, feat)
         new.box_cal = self.step.calibrate(img, center, size, z_sz, feat)
+        if self.online is not None:
+            for name, value in self.online.start(img, center, size, z_sz, feat).items():
+                setattr(new, name, value)
         self.targets = self.targets.concat(new)
 
     @property
@@ -199,6 +207,9 @@ class SiamFCMultiTracker:
             t.center, t.size, t.z_sz = moved.center, moved.size, moved.z_sz
             cues = relative_cues(t, moved.cues, cfg.reference_frames)
         scores, peaks = self.score_model.score(cues), moved.peak
+        if moved.sample is not None:       # the online model learns from confident frames
+            with timer.stage("online"):
+                self.online.learn(t, (scores >= cfg.online_min_score) & ~t.lost, *moved.sample)
         if moved.found is not None:        # distractors seen by confidently tracked targets
             remember(t, scores >= cfg.lost_threshold, *moved.found, cfg.distractor_memory)
         if cfg.redetect:                   # lost targets: one wide search crop each

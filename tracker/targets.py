@@ -42,6 +42,12 @@ class Targets:
     box_cal: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # (N, 4) lines
     #   through which the box head's regressed w, h are read (identity unless ``box_gain`` or
     #   ``box_calibration`` is on; see steps/regression.py)
+    cf_proj: torch.Tensor | None = None    # the online model (steps/online.py), (N, 0) while
+    #   it is off: (N, C, d) projections of the search features,
+    cf_rhs: torch.Tensor | None = None     # (N, F, d) complex: its regression's r = sum x conj(Y),
+    cf_stats: torch.Tensor | None = None   # (N, F, d, d) complex: S = sum x x^H,
+    cf_filter: torch.Tensor | None = None  # (N, F, d) complex: its filters
+    cf_gain: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (N,) response gains
 
     @classmethod
     def start(cls, ids: Sequence[int], center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
@@ -54,7 +60,8 @@ class Targets:
                    np.column_stack([center, size, z_sz]), [np.zeros((0, 2)) for _ in range(n)],
                    np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n, dtype=np.int64),
                    [z_feat[:0] for _ in range(n)], [z_feat.new_zeros(0) for _ in range(n)],
-                   np.tile(IDENTITY_CALIBRATION, (n, 1)))
+                   np.tile(IDENTITY_CALIBRATION, (n, 1)), *(torch.zeros(n, 0) for _ in range(4)),
+                   np.zeros(n))
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -1,5 +1,5 @@
 """``siamfc fit-score``: fit the tracker's score model for a weights file on training sequences
-(writes ``<weights>.score.json``)."""
+(writes ``<weights>.online.score.json``, or ``<weights>.score.json`` with ``--no-online``)."""
 from __future__ import annotations
 
 import argparse
@@ -16,12 +16,14 @@ DEFAULT_CUES = "relative,cosine"     # the shipped models' cues (weights/README.
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "fit-score", "fit the tracker's confidence score for a weights file "
-                                      "(writes <weights>.score.json)",
+                                      "(writes <weights>.online.score.json)",
                     "Place the tracker by hand on training sequences (on the target, beside it, "
                     "on other objects, on background), record the response cues of each update "
                     "and the IoU of its box, and fit the logistic score model that turns the "
-                    "cues into TrackResult.score; stored as <weights>.score.json beside the "
-                    "weights, with the weights' sha256 (the tracker reads it from there).",
+                    "cues into TrackResult.score; stored as <weights>.online.score.json (the "
+                    "tracker with its online target model, the default) or, with --no-online, "
+                    "<weights>.score.json beside the weights, with the weights' sha256 (the "
+                    "tracker reads it from there).",
                     ["siamfc fit-score --data ../shared/data/train",
                      "siamfc fit-score --backbone alexnet --data ../shared/data/train"])
     data = p.add_argument_group("samples")
@@ -39,12 +41,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_weights_options(model)
     add_device_option(model)
     add_dtype_option(model)
+    model.add_argument("--no-online", dest="online", action="store_false",
+                       help="fit it for the tracker without the online target model "
+                            "(--set online=false elsewhere)")
     model.add_argument("--out", metavar="FILE",
-                       help="output file (default: beside the weights, <weights>.score.json)")
+                       help="output file (default: beside the weights, "
+                            "<weights>.online.score.json, or <weights>.score.json with --no-online)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..config import TrackerConfig
     from ..confidence import CUES, score_model_path
     from ..model.weights import file_sha256, load_network
     from ..siamfc import SiamFCMultiTracker
@@ -58,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.exemplars < 1:
         raise UserError("--exemplars must be at least 1")
     weights, backbone = weights_from_args(args)
-    out = Path(args.out) if args.out else score_model_path(weights)
+    out = Path(args.out) if args.out else score_model_path(weights, args.online)
     cache = Path(args.samples) if args.samples else None
     if cache is not None and cache.is_file():
         try:
@@ -72,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         # no score model while sampling (the cues do not depend on it), so that a stale
         # <weights>.score.json does not stop its own refit
         network, calibration = load_network(weights, backbone, True, args.dtype, args.device)
-        tracker = SiamFCMultiTracker(network, device=args.device, dtype=args.dtype,
-                                     calibration=calibration)
+        tracker = SiamFCMultiTracker(network, TrackerConfig(online=args.online),
+                                     device=args.device, dtype=args.dtype, calibration=calibration)
         bar = progress(len(sequences), "sampling", enabled=not args.quiet, unit="seq")
         try:
             samples = collect_samples(tracker, sequences, exemplars=args.exemplars,
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     model = fit(samples, use, fitted=f"siamfc fit-score on {', '.join(args.data)} "
                                      f"(seed {args.seed}, {args.exemplars} exemplars/sequence)",
                 weights_sha256=file_sha256(weights), weights_file=weights.name,
+                online=args.online,
                 sample_counts={k: int((samples.kind == i).sum()) for i, k in enumerate(KINDS)},
                 held=int(y.sum()), failed=int((1 - y).sum()),
                 cue_roc_auc={k: round(v, 4) for k, v in aucs.items()},

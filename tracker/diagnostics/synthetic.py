@@ -111,6 +111,28 @@ def make_clip(num_frames: int = 120, size: tuple[int, int] = (640, 360), seed: i
     return SyntheticClip(frames, boxes)
 
 
+def make_texture_clip(num_frames: int = 60, size: tuple[int, int] = (640, 360),
+                      patch: tuple[int, int] = (60, 40), start: tuple[float, float] = (200.0, 120.0),
+                      step: tuple[float, float] = (3.0, 1.0), seed: int = 0) -> SyntheticClip:
+    """A patch of uniform noise moving over a background of uniform noise: only the patch's
+    exact pattern tells it apart (no edge, colour or texture statistics do). ``size`` and
+    ``patch`` are (width, height); the patch starts with its top-left at ``start`` and moves
+    by ``step`` (x, y) px per frame."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    pattern = rng.integers(0, 256, (patch[1], patch[0], 3), dtype=np.uint8)
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    boxes = np.empty((num_frames, 4), np.float64)
+    for t in range(num_frames):
+        x, y = int(round(start[0] + step[0] * t)), int(round(start[1] + step[1] * t))
+        frame = background.copy()
+        frame[y:y + patch[1], x:x + patch[0]] = pattern
+        frames[t] = frame
+        boxes[t] = (x, y, patch[0], patch[1])
+    return SyntheticClip(frames, boxes)
+
+
 def write_video(path: str, frames: np.ndarray, fps: float = 30.0) -> None:
     """Write frames (T, H, W, 3) uint8 BGR to ``path`` (mp4v/MJPG chosen by extension)."""
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.lower().endswith(".avi") else "mp4v"))

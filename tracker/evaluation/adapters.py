@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..config import TrackerConfig
 
 
 class Tracker(Protocol):
@@ -83,14 +86,20 @@ def weights_path(spec: TrackerSpec) -> Path:
     return default_weights_path()
 
 
+def tracker_config(spec: TrackerSpec) -> "TrackerConfig":
+    """The ``TrackerConfig`` a SiamFC spec tracks with: its preset, re-detection for the
+    ``-redetect`` names, and the spec's overrides."""
+    from ..config import TrackerConfig
+    name, redetect = spec.name.removesuffix("-redetect"), spec.name.endswith("-redetect")
+    return TrackerConfig.preset(
+        "siamfc-3s" if name in ("siamfc", "siamfc-lite", "siamfc-box") else name,
+        **{"redetect": redetect, **spec.settings})
+
+
 class SiamFCAdapter:
     def __init__(self, spec: TrackerSpec) -> None:
-        from ..config import TrackerConfig
         from ..siamfc import SiamFCTracker
-        name, redetect = spec.name.removesuffix("-redetect"), spec.name.endswith("-redetect")
-        config = TrackerConfig.preset(
-            "siamfc-3s" if name in ("siamfc", "siamfc-lite", "siamfc-box") else name,
-            **{"redetect": redetect, **spec.settings})
+        config = tracker_config(spec)
         self.name = spec.name
         self._tracker = SiamFCTracker.from_pretrained(weights_path(spec), device=spec.device,
                                                       config=config, dtype=spec.dtype)

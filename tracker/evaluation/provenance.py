@@ -4,22 +4,24 @@ compared unknowingly. Results without the file (e.g. from another toolkit) are s
 are and reported as of unknown provenance."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 from pathlib import Path
 
-from ..confidence import score_model_path
+from ..confidence import score_model_file
 from ..model.weights import file_sha256
-from .adapters import TrackerSpec, weights_path
+from .adapters import TrackerSpec, tracker_config, weights_path
 
 FILE = "provenance.json"
 # what changes the boxes a tracker produces; the rest (CPU name, Python) is recorded only
 COMPARED = ("siamfc", "torch", "opencv", "precision", "device", "cpu_capability",
-            "weights_sha256", "score_model_sha256", "onnx_sha256")
+            "weights_sha256", "score_model_sha256", "onnx_sha256", "config")
 NAMES = {"siamfc": "siamfc", "torch": "torch", "opencv": "OpenCV", "precision": "precision",
          "device": "device", "cpu_capability": "CPU capability", "weights_sha256": "weights",
-         "score_model_sha256": "score model", "onnx_sha256": "ONNX files"}
+         "score_model_sha256": "score model", "onnx_sha256": "ONNX files",
+         "config": "tracker settings"}
 
 
 def weights_file(spec: TrackerSpec) -> Path | None:
@@ -41,11 +43,13 @@ def provenance(spec: TrackerSpec) -> dict:
             "cpu": cpu_info().describe(), "cpu_capability": cpu_info().capability}
     weights = weights_file(spec)
     if weights is not None:
+        config = dataclasses.asdict(tracker_config(spec))
         info.update(precision=spec.dtype, device=spec.device, settings=dict(spec.settings),
+                    config={k: v for k, v in config.items() if k != "name"},
                     weights=str(weights),
                     weights_sha256=file_sha256(weights) if weights.is_file() else "missing")
-        scorer = score_model_path(weights)
-        info["score_model_sha256"] = file_sha256(scorer) if scorer.is_file() else "none"
+        scorer = score_model_file(weights, config["online"])
+        info["score_model_sha256"] = file_sha256(scorer) if scorer is not None else "none"
         if not str(spec.device).startswith("cpu"):
             info["cpu_capability"] = "-"          # the CPU does not run the network
     if spec.onnx:
@@ -76,6 +80,14 @@ def differences(stored: dict, current: dict) -> list[str]:
     for key in COMPARED:
         if stored.get(key) != current.get(key):
             was, now = stored.get(key, "unknown"), current.get(key, "unknown")
+            if key == "config" and not isinstance(was, dict):
+                out.append(f"{NAMES[key]} not recorded (results made before they were)")
+                continue
+            if key == "config" and isinstance(now, dict):
+                changed = sorted(k for k in set(was) | set(now) if was.get(k) != now.get(k))
+                out.append(f"{NAMES[key]} " + ", ".join(
+                    f"{k}={was.get(k, 'unknown')} (now {now.get(k, 'unknown')})" for k in changed))
+                continue
             if key.endswith("sha256"):
                 was, now = _short(was), _short(now)
             out.append(f"{NAMES[key]} {was} (now {now})")

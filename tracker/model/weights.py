@@ -166,17 +166,19 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def load_score_model(path: str | os.PathLike | None, backbone: str | None = None,
-                     pretrained: bool = True):
+                     pretrained: bool = True, online: bool = False):
     """The ``ScoreModel`` fitted for the weights at ``path`` (the backbone's default file when
-    None): ``<weights>.score.json`` beside it, else the raw peak. ``WeightsError`` when that
-    file was fitted for other weights (its ``weights_sha256`` differs)."""
-    from ..confidence import RAW_PEAK, ScoreModel, score_model_path
+    None) and the tracker's ``online`` setting: ``<weights>.online.score.json`` or
+    ``<weights>.score.json`` beside it (``confidence.score_model_file``), else the raw peak.
+    ``WeightsError`` when that file was fitted for other weights (its ``weights_sha256``
+    differs)."""
+    from ..confidence import RAW_PEAK, ScoreModel, score_model_file
     if not pretrained:
         return RAW_PEAK
     if path is None:
         path = default_weights_path(backbone or DEFAULT_BACKBONE)
-    sidecar = score_model_path(path)
-    if not sidecar.is_file():
+    sidecar = score_model_file(path, online)
+    if sidecar is None:
         return RAW_PEAK
     try:
         model = ScoreModel.load(sidecar)

@@ -7,8 +7,11 @@ A frame goes through them in this order:
   ``response.py``'s upsampled, windowed peak and, with ``distractors``, ``distractors.py``'s
   look-alike memory) or ``box.py`` (one crop, the box regressed, ``regression.py``'s pure
   functions and the first-frame calibration); each returns a ``StepOutcome`` (``outcome.py``);
+  both add the response of ``online.py``'s target model (a correlation filter per target,
+  learned while tracking) to the siamese one before the peak is taken;
 - ``scoring.py``: the response cues against each target's own reference, read by the score
   model;
+- ``online.py`` again: the filters learn from the confidently tracked frames;
 - ``lost.py``: the lost state; ``redetect.py``: the wide search for a lost target.
 
 A step reads the target state (``targets.Targets``) and returns what it found; the tracker

@@ -17,6 +17,7 @@ from ..geometry import context_size, hann_window
 from ..model.heads import BoxOutput
 from ..targets import Targets
 from .features import Features
+from .online import OnlineModel, label_sigma
 from .outcome import StepOutcome
 from .regression import (IDENTITY_CALIBRATION, best_cells, calibrated_sizes, calibration_warps,
                          cell_positions, change_penalty, damped_size, decode_boxes,
@@ -30,8 +31,9 @@ class BoxStep:
     """The step of weights with a box head."""
 
     def __init__(self, cfg: TrackerConfig, features: Features, peak: ResponsePeak,
-                 timer: StageTimer) -> None:
+                 timer: StageTimer, online: OnlineModel | None = None) -> None:
         self.cfg, self.features, self.peak, self.timer = cfg, features, peak, timer
+        self.online = online
         device = features.device
         hann = hann_window(cfg.response_size)         # the 17x17 window, peak 1
         self._window = torch.tensor(hann / hann.max(), dtype=torch.float32, device=device)
@@ -40,27 +42,36 @@ class BoxStep:
         self.calibrated = cfg.box_gain or cfg.box_calibration
 
     def predict(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, x_sz: np.ndarray,
-                z_feat: torch.Tensor, cal: np.ndarray | None) -> tuple:
+                z_feat: torch.Tensor, cal: np.ndarray | None,
+                targets: Targets | None = None) -> tuple:
         """The box head on one search crop per target (centres (n, 2), search sides x_sz (n,),
         frame px), its boxes scored, penalised against ``size`` (n, 2) and windowed (SiamFC++),
         or placed at the upsampled response's peak (``box_peak="response"``). Returns (head
         output, search features, crop px per frame px (n,), size in crop px (n, 2), chosen flat
         cell (n,), its box (n, 4) crop px with w, h read through the lines ``cal`` (n, 4) when
-        given, its rate)."""
+        given, its rate, and with the online model (``targets`` given) the crops' spectra)."""
         cfg, timer, device = self.cfg, self.timer, self.features.device
         with timer.stage("crop"):
             x = img(center, x_sz, cfg.instance_size)
+        online = self.online if targets is not None else None
         with timer.stage("backbone"):
-            feat = self.features.search(x)
+            feat, shallow = online.layers(x) if online is not None else (self.features.search(x), None)
         with timer.stage("xcorr"):
             out: BoxOutput = self.features.model.head(z_feat, feat)       # (n, 1|1|4, 17, 17)
+        spec = None
+        if online is not None:           # the online model's response on the same grid
+            with timer.stage("online"):
+                learned, spec = online.respond(targets, [feat] if shallow is None else [feat, shallow],
+                                               out.cls.shape[-1])
+                out = BoxOutput(out.cls + cfg.online_weight * learned[:, None], out.quality, out.ltrb)
+        cls = out.cls[:, 0]
         with timer.stage("upsample_peak"):
             to_crop = torch.from_numpy(cfg.instance_size / x_sz).float().to(device)    # (n,)
             crop_size = torch.from_numpy(size).float().to(device) * to_crop[:, None]
             rows_n = torch.arange(len(center), device=device)
-            score = torch.sigmoid(out.cls[:, 0]) * torch.sigmoid(out.quality[:, 0])   # (n, R, R)
+            score = torch.sigmoid(cls) * torch.sigmoid(out.quality[:, 0])             # (n, R, R)
             if cfg.box_peak == "response":        # only the cells around the peak are decoded
-                peak = self.peak(out.cls[:, 0])                                       # (n, 2)
+                peak = self.peak(cls)                                                 # (n, 2)
                 best = nearest_cells(peak[:, 1], peak[:, 0], cfg.response_up, cfg.response_size)
                 centre = (cfg.instance_size - 1) / 2 + (
                     peak.float() - (cfg.upscaled_size - 1) / 2) * cfg.total_stride / cfg.response_up
@@ -79,7 +90,7 @@ class BoxStep:
                 picked = boxes.flatten(2)[rows_n, :, best]                            # (n, 4)
                 penalty = penalty.flatten(1)[rows_n, best]
             rate = cfg.box_lr * penalty * score.flatten(1)[rows_n, best]
-        return out, feat, to_crop, crop_size, best, picked, rate
+        return out, feat, to_crop, crop_size, best, picked, rate, spec
 
     def __call__(self, img: FrameCrops, targets: Targets, hw: tuple[int, int]) -> StepOutcome:
         """Every target on the frame ``img`` of (H, W) ``hw``: one search crop each at its
@@ -88,8 +99,8 @@ class BoxStep:
         cfg, t = self.cfg, targets
         z_feat = t.z_feat
         x_sz = t.z_sz * cfg.instance_size / cfg.exemplar_size                          # (n,)
-        out, feat, to_crop, crop_size, best, picked, rate = self.predict(
-            img, t.center, t.size, x_sz, z_feat, t.box_cal if self.calibrated else None)
+        out, feat, to_crop, crop_size, best, picked, rate, spec = self.predict(
+            img, t.center, t.size, x_sz, z_feat, t.box_cal if self.calibrated else None, t)
         with self.timer.stage("upsample_peak"):
             new_size = damped_size(crop_size, picked[:, 2:], rate) / to_crop[:, None]  # frame px
             raw = out.cls[:, 0]
@@ -105,7 +116,13 @@ class BoxStep:
             sized = np.clip(back[2:4].T, cfg.min_scale * t.base_size, cfg.max_scale * t.base_size)
             z_sz = context_size(sized[:, 0], sized[:, 1], cfg.context)
             scale = np.sqrt(sized.prod(axis=1) / t.size.prod(axis=1))
-        return StepOutcome(new_center, sized, z_sz, back[4], scale, back[5:].T)
+            sample = None
+            if spec is not None:         # the crop, the target where it was found (cells)
+                disp = back[1::-1].T * (cfg.instance_size / x_sz)[:, None] / cfg.total_stride
+                sample = (spec, disp, label_sigma(sized, cfg.instance_size / x_sz,
+                                                  cfg.total_stride, cfg.online_sigma),
+                          tuple(feat.shape[-2:]))
+        return StepOutcome(new_center, sized, z_sz, back[4], scale, back[5:].T, sample=sample)
 
     def calibrate(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
                   z_feat: torch.Tensor) -> np.ndarray:
@@ -119,7 +136,7 @@ class BoxStep:
             return np.tile(IDENTITY_CALIBRATION, (n, 1))
         x_sz = z_sz * cfg.instance_size / cfg.exemplar_size
         if cfg.box_gain:
-            _, _, _, crop_size, _, picked, _ = self.predict(img, center, size, x_sz, z_feat, None)
+            _, _, _, crop_size, _, picked, _, _ = self.predict(img, center, size, x_sz, z_feat, None)
             self.timer.discard()        # init's search crop is not part of the next update
             return gain_calibration(size_gain(crop_size, picked[:, 2:]).double().cpu().numpy())
         warps = calibration_warps()                                                     # (K, 2)

@@ -6,6 +6,7 @@ import torch
 from ..config import TrackerConfig
 from ..model.fusion import fold_batchnorm
 from ..model.graphs import GraphedBackbone
+from ..model.backbones.inverted import InvertedResidualNet
 from ..model.network import SiamNet
 from ..model.quantize import Int8Backbone, split_calibration
 from ..model.runtime import check_precision, pick_precision, resolve_dtype
@@ -49,6 +50,11 @@ class Features:
                                                           sizes=[(cfg.instance_size,) * 2])
         for p in self.model.parameters():
             p.requires_grad_(False)
+        search = self.model.search_backbone or self.model.backbone
+        # the shallow layer (the first stage at the total stride) that the online model may
+        # add: for the inverted-residual backbones run as modules (not int8, not graphed)
+        self.shallow_cut = (search.stage_blocks[search.stage_strides.index(search.total_stride)][-1] + 1
+                            if isinstance(search, InvertedResidualNet) and not cuda_graphs else None)
         if cuda_graphs:
             self.model.backbone = GraphedBackbone(self.model.backbone)
             if self.model.search_backbone is not None:
@@ -65,3 +71,16 @@ class Features:
     def search(self, crops: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) float32 search features of (B, 3, S, S) crops (the search branch)."""
         return self.model.search_features(self._input(crops)).float()
+
+    def search_layers(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``search(crops)`` and, where the backbone has one (``shallow_cut``), its shallow
+        layer's (B, C', H, W) float32 features on the same grid, from the same pass."""
+        if self.shallow_cut is None:
+            return self.search(crops), None
+        net = self.model.search_backbone or self.model.backbone
+        x = net.stem(net.normalize(self._input(crops)))
+        shallow = net.blocks[:self.shallow_cut](x)
+        deep = net.adjust(net.blocks[self.shallow_cut:](shallow))
+        b = net.border
+        cut = (lambda m: m[..., b:m.shape[-2] - b, b:m.shape[-1] - b]) if b else (lambda m: m)
+        return cut(deep).float(), cut(shallow).float()

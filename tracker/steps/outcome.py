@@ -16,7 +16,10 @@ class StepOutcome:
     scale factor (the box head: the change of the box's geometric-mean side); cues: (N, 5)
     peak, psr, margin, apce, cosine of the chosen raw map (``scoring.raw_cues``, before the
     target's reference is applied); found: with ``distractors``, the (embeddings (N, k, C, h, w),
-    logits (N, k), -inf for none) of the look-alike peaks seen, else None.
+    logits (N, k), -inf for none) of the look-alike peaks seen, else None; sample: with the
+    online model, what it learns from (``OnlineModel.learn``): the chosen crops' spectra
+    (N, C, H, Wr), the targets' displacement from those crops' centres (N, 2) (row, col)
+    response cells, the label widths (N,) cells and the (H, W) feature size; else None.
     """
 
     center: np.ndarray
@@ -26,3 +29,4 @@ class StepOutcome:
     scale: np.ndarray
     cues: np.ndarray
     found: tuple[torch.Tensor, torch.Tensor] | None = None
+    sample: tuple[torch.Tensor, np.ndarray, np.ndarray, tuple[int, int]] | None = None

@@ -9,7 +9,8 @@ For all N targets and S scales at once (Bertinetto et al. 2016, section 2.4):
   5. move the centre by the peak's displacement (response px -> crop px -> frame px);
   6. damp the size update with the scale learning rate and clamp it.
 With ``distractors`` the target is placed on the response with its look-alikes subtracted
-(``distractors.py``); its cues (the score) stay those of the plain response.
+(``distractors.py``); its cues (the score) stay those of the plain response. With the online
+model (``online.py``) its response is added to the siamese one, for placing and for the cues.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..geometry import scale_factors
 from ..targets import Targets
 from .distractors import placed_response, secondary_peaks
 from .features import Features
+from .online import OnlineModel, label_sigma
 from .outcome import StepOutcome
 from .regression import IDENTITY_CALIBRATION
 from .response import ResponsePeak
@@ -34,8 +36,9 @@ class ScaleSearch:
     """The step of weights with the cross-correlation head (``head="xcorr"``)."""
 
     def __init__(self, cfg: TrackerConfig, features: Features, peak: ResponsePeak,
-                 timer: StageTimer) -> None:
+                 timer: StageTimer, online: OnlineModel | None = None) -> None:
         self.cfg, self.features, self.peak, self.timer = cfg, features, peak, timer
+        self.online = online
         self.scales = scale_factors(cfg.num_scales, cfg.scale_step)                  # (S,)
         penalty = np.full(cfg.num_scales, cfg.scale_penalty)
         penalty[cfg.num_scales // 2] = 1.0
@@ -60,12 +63,20 @@ class ScaleSearch:
 
         # 2. features and cross-correlation with each target's exemplar
         with timer.stage("backbone"):
-            feat = self.features.search(x)
+            feat, shallow = (self.online.layers(x) if self.online is not None
+                             else (self.features.search(x), None))
         with timer.stage("xcorr"):
             head = self.features.model.head
             resp = head(z_feat, feat)                                                    # (n*S,1,17,17)
             placed = (placed_response(head, t, z_feat, feat, resp, cfg.distractor_weight)
                       if cfg.distractors else resp)
+        spec = None
+        if self.online is not None:      # the online model's response on the same grid
+            with timer.stage("online"):
+                learned, spec = self.online.respond(
+                    t, [feat] if shallow is None else [feat, shallow], cfg.response_size)
+                learned = cfg.online_weight * learned[:, None]
+                placed, resp = placed + learned, resp + learned      # the cues read it too
 
         with timer.stage("upsample_peak"):
             # 3. upsample, penalise scale changes, pick the best scale per target
@@ -111,4 +122,12 @@ class ScaleSearch:
             new_size = np.clip(t.size * damped[:, None], cfg.min_scale * t.base_size,
                                cfg.max_scale * t.base_size)
             z_sz = t.z_sz * np.sqrt(new_size.prod(axis=1) / t.size.prod(axis=1))
-        return StepOutcome(new_center, new_size, z_sz, back[2], scale, back[3:].T, found)
+            sample = None
+            if spec is not None:         # the chosen crops, the target where it was found
+                zoom = cfg.instance_size / (x_sz * scale)
+                sample = (spec.view(n, s, *spec.shape[1:])[torch.from_numpy(np.arange(n)),
+                                                           torch.from_numpy(best_np)],
+                          np.stack([row - centre, col - centre], axis=1) / cfg.response_up,
+                          label_sigma(new_size, zoom, cfg.total_stride, cfg.online_sigma),
+                          tuple(feat.shape[-2:]))
+        return StepOutcome(new_center, new_size, z_sz, back[2], scale, back[3:].T, found, sample)

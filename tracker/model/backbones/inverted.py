@@ -109,6 +109,7 @@ class InvertedResidualNet(nn.Module):
         self.stem = nn.Sequential(*conv_bn_relu6(3, stem_channels, 3, 2, eps=eps))
         blocks: list[nn.Module] = []
         self.stage_blocks: list[list[int]] = []
+        self.stage_strides: list[int] = []        # the output stride after each stage
         stride, dilation, cin = 2, 1, stem_channels
         for stage in stages:
             self.stage_blocks.append([])
@@ -123,6 +124,7 @@ class InvertedResidualNet(nn.Module):
                 blocks.append(InvertedResidual(cin, stage.channels, stage.expand, stage.kernel, s,
                                                first_dilation if r == 0 else dilation, eps))
                 cin = stage.channels
+            self.stage_strides.append(stride)
         if stride != max_stride:
             raise ValueError(f"stages give total stride {stride}, need {max_stride}")
         self.total_stride = stride
