@@ -280,8 +280,10 @@ def test_response_peak_places_the_target_as_the_siamfc_step_does(small_clip):
     xcorr = SiamNet("alexnet_slim", head="xcorr").eval()
     xcorr.backbone.load_state_dict(box.backbone.state_dict())
     xcorr.head.load_state_dict(box.head.xcorr.state_dict())
-    trackers = [SiamFCTracker(box, TrackerConfig(box_peak="response"), device="cpu", dtype="fp32"),
-                SiamFCTracker(xcorr, TrackerConfig(num_scales=1), device="cpu", dtype="fp32")]
+    trackers = [SiamFCTracker(box, TrackerConfig(box_peak="response", online=False), device="cpu",
+                              dtype="fp32"),
+                SiamFCTracker(xcorr, TrackerConfig(num_scales=1, online=False), device="cpu",
+                              dtype="fp32")]
     centres = []
     for tracker in trackers:
         tracker.init(small_clip.frames[0], small_clip.boxes[0])

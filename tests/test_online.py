@@ -176,6 +176,19 @@ def test_the_switch_turns_the_model_off(small_clip, net):
     assert silent._multi.targets.cf_filter.shape[1] > 0 and off._multi.targets.cf_filter.shape[1] == 0
 
 
+@pytest.mark.parametrize("box_online", [False, True])
+def test_the_box_step_uses_the_model_only_with_box_online(small_clip, box_online):
+    from .test_box_head import box_net
+    cfg = TrackerConfig(box_online=box_online)
+    tracker = SiamFCMultiTracker(box_net(head="xcorr-box"), cfg, device="cpu", dtype="fp32")
+    assert (tracker.online is not None) == box_online
+    tracker.init(small_clip.frames[0], [small_clip.boxes[0], small_clip.boxes[0] + [30, 0, 0, 0]])
+    for frame in small_clip.frames[1:4]:
+        results = tracker.update(frame)
+        assert all(np.isfinite(r.box).all() and 0 <= r.score <= 1 for r in results)
+    assert (tracker.targets.cf_filter.shape[1] > 0) == box_online
+
+
 def test_targets_can_be_added_and_removed_with_the_model_on(small_clip, net):
     multi = SiamFCMultiTracker(net, TrackerConfig(online=True), device="cpu", dtype="fp32")
     multi.init(small_clip.frames[0], small_clip.boxes[0])

@@ -89,6 +89,8 @@ class TrackerConfig:
     online_sigma: float = 0.1       # label width, x the target's side (KCF's)
     online_min_score: float = 0.5   # frames scoring at least this teach the filter
     online_shallow: bool = True     # also filter a shallow layer (exact pattern; ECO's)
+    box_online: bool = False        # the box heads' step uses it too (with online; off: it
+    #   did not win there on otb-dev, 5 of 11 targets)
     name: str = field(default="siamfc-3s", compare=False)
 
     def __post_init__(self) -> None:
@@ -136,7 +138,7 @@ class TrackerConfig:
         check(self.online_reg > 0.0, f"online_reg must be > 0, got {self.online_reg}")
         check(self.online_sigma > 0.0, f"online_sigma must be > 0, got {self.online_sigma}")
         for key in ("redetect", "distractors", "box_gain", "box_calibration", "online",
-                    "online_shallow"):
+                    "online_shallow", "box_online"):
             check(isinstance(getattr(self, key), bool),
                   f"{key} must be true or false, got {getattr(self, key)!r}")
         check(self.box_cells % 2 == 1, f"box_cells must be odd, got {self.box_cells}")

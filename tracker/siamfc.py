@@ -3,14 +3,12 @@
 ``SiamFCMultiTracker.update`` is the frame loop; each step lives in ``steps/``:
 
   1. the frame, prepared once for all of its crops (``crops.FrameCrops``);
-  2. the step of the network (``steps.scale_search``: SiamFC's S scales, or ``steps.box``: one
-     crop, the box regressed): search crops -> features (``steps.features``) -> response ->
-     where each target goes;
+  2. the step of the network (``steps.scale_search``: SiamFC's S scales, or ``steps.box``):
+     search crops -> features (``steps.features``) -> response -> where each target goes;
   3. confidence: the response cues against the target's own reference (``steps.scoring``)
      through the weights' fitted ``ScoreModel`` (``confidence.py``); with ``online`` (the
      default), the online target model (``steps.online``) learns from confident targets;
-  4. with ``distractors``, look-alikes seen by confident targets are remembered
-     (``steps.distractors``);
+  4. with ``distractors``, confident targets remember look-alikes (``steps.distractors``);
   5. with ``redetect``, each lost target runs one wide search crop (``steps.redetect``);
   6. the lost state (``steps.lost``): ``lost_frames`` scores in a row below ``lost_threshold``;
   7. one ``TrackResult`` per target (``results.py``) from the state (``targets.Targets``).
@@ -39,7 +37,7 @@ from .steps.box import BoxStep
 from .steps.distractors import remember
 from .steps.features import Features
 from .steps.lost import update_lost
-from .steps.online import OnlineModel
+from .steps.online import OnlineModel, uses_online
 from .steps.redetect import WideSearch
 from .steps.response import ResponsePeak
 from .steps.scale_search import ScaleSearch
@@ -64,15 +62,16 @@ class SiamFCMultiTracker:
         self.score_model = score_model if score_model is not None else RAW_PEAK
         self.device = resolve_device(device)
         self.features = Features(model, cfg, self.device, dtype, calibration, cuda_graphs)
-        self.model, self.precision, self.dtype = (self.features.model, self.features.precision,
-                                                  self.features.dtype)
+        f = self.features
+        self.model, self.precision, self.dtype = f.model, f.precision, f.dtype
         self.box_head = self.model.regresses_box
         if self.box_head and cfg.distractors:
             raise ValueError("distractor-aware matching (distractors=true) needs weights with "
                              "the xcorr head; these have the box head")
         self.timer = StageTimer(self.device, enabled=False)   # siamfc bench turns it on
         peak = ResponsePeak(cfg, self.device)
-        self.online = OnlineModel(cfg, self.features) if cfg.online else None
+        self.online = (OnlineModel(cfg, self.features)
+                       if uses_online(cfg, self.model.regresses_box) else None)
         self.step = (BoxStep if self.box_head else ScaleSearch)(cfg, self.features, peak,
                                                                 self.timer, self.online)
         self.wide_search = WideSearch(cfg, self.features, self.timer)
@@ -100,8 +99,8 @@ class SiamFCMultiTracker:
         ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
         ``cuda_graphs=True`` (CUDA only) replays the backbone from CUDA graphs.
         ``head`` picks the shipped file of another head when ``path`` is None: ``"xcorr-box"``
-        (``weights/siamfc_mobilenetv2_box.pth``: one search crop per frame, the box regressed);
-        with a ``path`` the head is read from the file.
+        (``weights/siamfc_mobilenetv2_box.pth``: one crop per frame, the box regressed); with a
+        ``path`` the head is read from the file.
         The score model is ``<weights>.online.score.json`` (with the online model, the default)
         or ``<weights>.score.json`` when there is one (see ``siamfc fit-score``), else the raw
         peak.
@@ -111,7 +110,8 @@ class SiamFCMultiTracker:
         model, calibration = load_network(path, backbone, pretrained, dtype, device)
         cfg = _as_config(config) or TrackerConfig()
         return cls(model, cfg, device, dtype, calibration, cuda_graphs,
-                   load_score_model(path, backbone, pretrained, cfg.online))
+                   load_score_model(path, backbone, pretrained,
+                                    uses_online(cfg, model.regresses_box)))
 
     def _clear(self) -> None:
         self.targets = Targets()      # per-target state, one row per target (see targets.py)

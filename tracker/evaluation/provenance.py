@@ -48,7 +48,8 @@ def provenance(spec: TrackerSpec) -> dict:
                     config={k: v for k, v in config.items() if k != "name"},
                     weights=str(weights),
                     weights_sha256=file_sha256(weights) if weights.is_file() else "missing")
-        scorer = score_model_file(weights, config["online"])
+        box = spec.name.startswith("siamfc-box")
+        scorer = score_model_file(weights, config["online"] and (config["box_online"] or not box))
         info["score_model_sha256"] = file_sha256(scorer) if scorer is not None else "none"
         if not str(spec.device).startswith("cpu"):
             info["cpu_capability"] = "-"          # the CPU does not run the network

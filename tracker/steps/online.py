@@ -47,6 +47,12 @@ AUGMENTATIONS = (
 )
 
 
+def uses_online(cfg: TrackerConfig, box_head: bool) -> bool:
+    """Whether a tracker with ``cfg`` runs the online model: ``online``, and for the box heads'
+    step also ``box_online``."""
+    return cfg.online and (cfg.box_online or not box_head)
+
+
 def hann2d(h: int, w: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """(h, w) float32 Hann window with peak 1 (positive everywhere: the periodic form of size
     n + 1, so no row or column is zeroed)."""
