@@ -47,7 +47,7 @@ class Targets:
     cf_rhs: torch.Tensor | None = None     # (N, F, d) complex: its regression's r = sum x conj(Y),
     cf_stats: torch.Tensor | None = None   # (N, F, d, d) complex: S = sum x x^H,
     cf_filter: torch.Tensor | None = None  # (N, F, d) complex: its filters
-    cf_gain: np.ndarray = field(default_factory=lambda: np.zeros(0))   # (N,) response gains
+    cf_gain: torch.Tensor | None = None    # (N,) response gains
 
     @classmethod
     def start(cls, ids: Sequence[int], center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
@@ -61,7 +61,7 @@ class Targets:
                    np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n, dtype=np.int64),
                    [z_feat[:0] for _ in range(n)], [z_feat.new_zeros(0) for _ in range(n)],
                    np.tile(IDENTITY_CALIBRATION, (n, 1)), *(torch.zeros(n, 0) for _ in range(4)),
-                   np.zeros(n))
+                   torch.zeros(n))
 
     def __len__(self) -> int:
         return len(self.ids)

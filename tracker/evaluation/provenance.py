@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..confidence import score_model_file
 from ..model.weights import file_sha256
+from ..steps.online import uses_online
 from .adapters import TrackerSpec, tracker_config, weights_path
 
 FILE = "provenance.json"
@@ -43,13 +44,13 @@ def provenance(spec: TrackerSpec) -> dict:
             "cpu": cpu_info().describe(), "cpu_capability": cpu_info().capability}
     weights = weights_file(spec)
     if weights is not None:
-        config = dataclasses.asdict(tracker_config(spec))
+        cfg = tracker_config(spec)
+        config = dataclasses.asdict(cfg)
         info.update(precision=spec.dtype, device=spec.device, settings=dict(spec.settings),
                     config={k: v for k, v in config.items() if k != "name"},
                     weights=str(weights),
                     weights_sha256=file_sha256(weights) if weights.is_file() else "missing")
-        box = spec.name.startswith("siamfc-box")
-        scorer = score_model_file(weights, config["online"] and (config["box_online"] or not box))
+        scorer = score_model_file(weights, uses_online(cfg, spec.name.startswith("siamfc-box")))
         info["score_model_sha256"] = file_sha256(scorer) if scorer is not None else "none"
         if not str(spec.device).startswith("cpu"):
             info["cpu_capability"] = "-"          # the CPU does not run the network

@@ -55,15 +55,16 @@ class BoxStep:
             x = img(center, x_sz, cfg.instance_size)
         online = self.online if targets is not None else None
         with timer.stage("backbone"):
-            feat, shallow = online.layers(x) if online is not None else (self.features.search(x), None)
+            layers = online.layers(x) if online is not None else [self.features.search(x)]
+            feat = layers[0]
         with timer.stage("xcorr"):
             out: BoxOutput = self.features.model.head(z_feat, feat)       # (n, 1|1|4, 17, 17)
         spec = None
         if online is not None:           # the online model's response on the same grid
             with timer.stage("online"):
-                learned, spec = online.respond(targets, [feat] if shallow is None else [feat, shallow],
-                                               out.cls.shape[-1])
-                out = BoxOutput(out.cls + cfg.online_weight * learned[:, None], out.quality, out.ltrb)
+                learned, spec = online.respond(targets, layers, out.cls.shape[-1])
+                out = BoxOutput(out.cls + cfg.online_weight * learned[:, None], out.quality,
+                                out.ltrb)
         cls = out.cls[:, 0]
         with timer.stage("upsample_peak"):
             to_crop = torch.from_numpy(cfg.instance_size / x_sz).float().to(device)    # (n,)

@@ -50,11 +50,10 @@ class Features:
                                                           sizes=[(cfg.instance_size,) * 2])
         for p in self.model.parameters():
             p.requires_grad_(False)
-        search = self.model.search_backbone or self.model.backbone
-        # the shallow layer (the first stage at the total stride) that the online model may
-        # add: for the inverted-residual backbones run as modules (not int8, not graphed)
-        self.shallow_cut = (search.stage_blocks[search.stage_strides.index(search.total_stride)][-1] + 1
-                            if isinstance(search, InvertedResidualNet) and not cuda_graphs else None)
+        # the shallow layer that the online model may add: for the inverted-residual
+        # backbones run as modules (not int8, not graphed)
+        self.has_shallow = (isinstance(self.model.search_backbone or self.model.backbone,
+                                       InvertedResidualNet) and not cuda_graphs)
         if cuda_graphs:
             self.model.backbone = GraphedBackbone(self.model.backbone)
             if self.model.search_backbone is not None:
@@ -72,15 +71,10 @@ class Features:
         """(B, C, H, W) float32 search features of (B, 3, S, S) crops (the search branch)."""
         return self.model.search_features(self._input(crops)).float()
 
-    def search_layers(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``search(crops)`` and, where the backbone has one (``shallow_cut``), its shallow
+    def search_layers(self, crops: torch.Tensor) -> list[torch.Tensor]:
+        """``[search(crops)]`` and, where the backbone has one (``has_shallow``), its shallow
         layer's (B, C', H, W) float32 features on the same grid, from the same pass."""
-        if self.shallow_cut is None:
-            return self.search(crops), None
+        if not self.has_shallow:
+            return [self.search(crops)]
         net = self.model.search_backbone or self.model.backbone
-        x = net.stem(net.normalize(self._input(crops)))
-        shallow = net.blocks[:self.shallow_cut](x)
-        deep = net.adjust(net.blocks[self.shallow_cut:](shallow))
-        b = net.border
-        cut = (lambda m: m[..., b:m.shape[-2] - b, b:m.shape[-1] - b]) if b else (lambda m: m)
-        return cut(deep).float(), cut(shallow).float()
+        return [m.float() for m in net.forward_layers(self._input(crops))]

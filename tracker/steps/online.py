@@ -136,10 +136,11 @@ def solve(stats: torch.Tensor, rhs: torch.Tensor, h: torch.Tensor, reg: float,
 
 
 def filter_response(h: torch.Tensor, z: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(B, h, w) responses of filters ``h`` (B, F, d) on spectra ``z`` (B, F, d)."""
+    """(..., h, w) responses of filters ``h`` (..., F, d) on spectra ``z`` (..., F, d) (the
+    leading dimensions broadcast)."""
     rows, cols = size
-    r = (torch.conj(h) * z).sum(-1).view(len(z), rows, cols // 2 + 1)
-    return torch.fft.irfft2(r, s=size)
+    r = (torch.conj(h) * z).sum(-1)
+    return torch.fft.irfft2(r.view(*r.shape[:-1], rows, cols // 2 + 1), s=size)
 
 
 def to_response_grid(maps: torch.Tensor, response_size: int) -> torch.Tensor:
@@ -212,18 +213,20 @@ class OnlineModel:
             self._window = hann2d(h, w, self.features.device)
         return self._window
 
-    def layers(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The search features of ``crops`` and, with ``online_shallow``, the shallow layer's."""
+    def layers(self, crops: torch.Tensor) -> list[torch.Tensor]:
+        """The search features of ``crops`` (first) and, with ``online_shallow``, the shallow
+        layer's."""
         if self.cfg.online_shallow:
             return self.features.search_layers(crops)
-        return self.features.search(crops), None
+        return [self.features.search(crops)]
 
     def start(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
-              z_feat: torch.Tensor) -> dict[str, torch.Tensor | np.ndarray]:
+              z_feat: torch.Tensor) -> dict[str, torch.Tensor]:
         """The ``Targets.cf_*`` fields of n new targets (centres, sizes (n, 2) frame px,
         exemplar sides z_sz (n,), exemplar features (n, C, h, w)), learned from augmented
         search crops of the first frame ``img``: projections (n, C, d), regression terms r
-        (n, F, d) and S (n, F, d, d), filters (n, F, d), and the (n,) gains that scale each
+        (n, F, d) and S (n, F, d, d), filters (n, F, d), and the (n,) gains (on the device)
+        that scale each
         filter's response to the siamese response's range on the first frame."""
         cfg, n, k = self.cfg, len(center), len(AUGMENTATIONS)
         x_sz = z_sz * cfg.instance_size / cfg.exemplar_size                           # (n,)
@@ -234,8 +237,8 @@ class OnlineModel:
         crops = img(centres, np.repeat(x_sz, k), cfg.instance_size).reshape(
             n, k, 3, cfg.instance_size, cfg.instance_size)
         batch = torch.cat([augment(crops[:, j], *AUGMENTATIONS[j][2:]) for j in range(k)])  # (k*n)
-        deep, shallow = self.layers(batch)                                    # (k*n, C, H, W)
-        feat = normalised([deep] if shallow is None else [deep, shallow])
+        layers = self.layers(batch)                                         # (k*n, C, H, W)
+        feat = normalised(layers)
         h, w = feat.shape[-2:]
         proj = principal_axes(feat[:n], min(cfg.online_channels, feat.shape[1]))      # (n, C, d)
         x = spectra(feat, proj.repeat(k, 1, 1), self.window(h, w))                # (k*n, F, d)
@@ -251,9 +254,9 @@ class OnlineModel:
         filt = solve(stats, rhs, torch.zeros_like(rhs), cfg.online_reg, 2 * proj.shape[-1])
         # gain: the siamese response's peak over its median, against the filter's, on the
         # first frame's crop (the filter's own peak there is well below the label's 1)
-        siam = self.features.model.response(z_feat, deep[:n])[:, 0]                  # (n, R, R)
+        siam = self.features.model.response(z_feat, layers[0][:n])[:, 0]             # (n, R, R)
         own = to_response_grid(filter_response(filt, x[:n], (h, w)), siam.shape[-1])
-        gain = (_spread(siam) / _spread(own).clamp_min(1e-12)).double().cpu().numpy()
+        gain = _spread(siam) / _spread(own).clamp_min(1e-12)
         return {"cf_proj": proj, "cf_rhs": rhs, "cf_stats": stats, "cf_filter": filt,
                 "cf_gain": gain}
 
@@ -263,12 +266,14 @@ class OnlineModel:
         ``layers`` (each (N*S, C_l, H, W); S consecutive crops per target), and the features'
         spectra (N*S, F, d) for ``learn``."""
         t = targets
-        s = len(layers[0]) // len(t)
+        n = len(t)
+        s = len(layers[0]) // n
         size = tuple(layers[0].shape[-2:])
         x = spectra(normalised(layers), t.cf_proj.repeat_interleave(s, 0), self.window(*size))
-        r = filter_response(t.cf_filter.repeat_interleave(s, 0), x, size)
-        gain = torch.from_numpy(np.repeat(t.cf_gain, s)).float().to(x.device)
-        return to_response_grid(r, response_size) * gain[:, None, None], x
+        # each target's filter on its S crops, broadcast rather than repeated
+        r = filter_response(t.cf_filter[:, None], x.view(n, s, *x.shape[1:]), size)
+        gain = t.cf_gain.repeat_interleave(s)[:, None, None]
+        return to_response_grid(r.flatten(0, 1), response_size) * gain, x
 
     def learn(self, targets: Targets, use: np.ndarray, x: torch.Tensor, disp: np.ndarray,
               sigma: np.ndarray, size: tuple[int, int]) -> None:

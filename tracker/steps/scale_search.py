@@ -63,8 +63,9 @@ class ScaleSearch:
 
         # 2. features and cross-correlation with each target's exemplar
         with timer.stage("backbone"):
-            feat, shallow = (self.online.layers(x) if self.online is not None
-                             else (self.features.search(x), None))
+            layers = (self.online.layers(x) if self.online is not None
+                      else [self.features.search(x)])
+            feat = layers[0]
         with timer.stage("xcorr"):
             head = self.features.model.head
             resp = head(z_feat, feat)                                                    # (n*S,1,17,17)
@@ -73,8 +74,7 @@ class ScaleSearch:
         spec = None
         if self.online is not None:      # the online model's response on the same grid
             with timer.stage("online"):
-                learned, spec = self.online.respond(
-                    t, [feat] if shallow is None else [feat, shallow], cfg.response_size)
+                learned, spec = self.online.respond(t, layers, cfg.response_size)
                 learned = cfg.online_weight * learned[:, None]
                 placed, resp = placed + learned, resp + learned      # the cues read it too
 
@@ -125,8 +125,7 @@ class ScaleSearch:
             sample = None
             if spec is not None:         # the chosen crops, the target where it was found
                 zoom = cfg.instance_size / (x_sz * scale)
-                sample = (spec.view(n, s, *spec.shape[1:])[torch.from_numpy(np.arange(n)),
-                                                           torch.from_numpy(best_np)],
+                sample = (spec.view(n, s, *spec.shape[1:])[rows_n, best],
                           np.stack([row - centre, col - centre], axis=1) / cfg.response_up,
                           label_sigma(new_size, zoom, cfg.total_stride, cfg.online_sigma),
                           tuple(feat.shape[-2:]))

@@ -137,7 +137,21 @@ class InvertedResidualNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) BGR 0-255 -> (B, out_channels, ceil(H / 8) - 2 border, same for W):
         (B, C, 8, 8) for a 127 exemplar and (B, C, 24, 24) for a 255 search crop (border 4)."""
-        x = self.adjust(self.blocks(self.stem(self.normalize(x))))
+        return self._cut(self.adjust(self.blocks(self.stem(self.normalize(x)))))
+
+    @property
+    def shallow_end(self) -> int:
+        """Blocks up to the end of the first stage at the total stride (the shallow layer)."""
+        return self.stage_blocks[self.stage_strides.index(self.total_stride)][-1] + 1
+
+    def forward_layers(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """``forward(x)`` and, from the same pass, the shallow layer's (B, C', h, w) features
+        on the same grid (the online target model filters both)."""
+        shallow = self.blocks[:self.shallow_end](self.stem(self.normalize(x)))
+        return [self._cut(self.adjust(self.blocks[self.shallow_end:](shallow))),
+                self._cut(shallow)]
+
+    def _cut(self, x: torch.Tensor) -> torch.Tensor:
         b = self.border
         return x[..., b:x.shape[-2] - b, b:x.shape[-1] - b] if b else x
 
