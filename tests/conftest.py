@@ -13,6 +13,11 @@ from tracker.model.network import SiamNet, init_weights
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes 3 s or more on 2 cores; "
+                                       "python -m pytest -m 'not slow' skips them")
+
+
 @pytest.fixture(params=DEVICES)
 def device(request: pytest.FixtureRequest) -> str:
     return request.param

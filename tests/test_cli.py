@@ -26,6 +26,7 @@ def box_arg(clip):
     return ",".join(f"{v:g}" for v in clip.boxes[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source_kind", ["video", "folder"])
 def test_track_writes_outputs(tmp_path, tiny_video, frames_dir, small_clip, random_weights, source_kind):
     source = tiny_video if source_kind == "video" else frames_dir
@@ -108,6 +109,7 @@ def test_head_option_refuses_what_it_cannot_pick(tiny_video, tmp_path, argv, mes
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_corrupt_frame_keeps_tracked_rows(tmp_path, frames_dir, small_clip, random_weights, capsys):
     (frames_dir / "0007.jpg").write_bytes(b"garbage")
     csv_path = tmp_path / "boxes.csv"
@@ -118,6 +120,7 @@ def test_corrupt_frame_keeps_tracked_rows(tmp_path, frames_dir, small_clip, rand
     assert len(read_box_csv(csv_path)) == 6
 
 
+@pytest.mark.slow
 def test_demo(tmp_path, random_weights, capsys):
     code = run("demo", "--output-dir", tmp_path / "demo", "--frames", 8, "--weights",
                random_weights, "--device", "cpu")
@@ -127,6 +130,7 @@ def test_demo(tmp_path, random_weights, capsys):
     assert (tmp_path / "demo" / "demo_tracked.mp4").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_python_dash_m(tmp_path):
     out = subprocess.run([sys.executable, "-m", "tracker", "track", str(tmp_path / "x.avi"),
                           "--box", "1,1,2,2", "--no-display", "--output-boxes",
@@ -135,6 +139,7 @@ def test_python_dash_m(tmp_path):
     assert out.returncode == 2 and "x.avi" in out.stderr
 
 
+@pytest.mark.slow
 def test_bench_runs_and_reports_stages(random_weights, capsys):
     code = run("bench", "--frames", 3, "--targets", 2, "--no-opencv", "--device", "cpu",
                "--weights", random_weights)
@@ -146,6 +151,7 @@ def test_bench_runs_and_reports_stages(random_weights, capsys):
     assert "backbone precision: fp32" in out     # auto, and no calibration beside these weights
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting,code", [("num_scales=5", 0), ("num_scales=4", 2), ("bogus=1", 2),
                                           ("box_peak=cell", 0), ("box_peak=middle", 2),
                                           ("scale_lr=fast", 2)])
@@ -156,6 +162,7 @@ def test_bench_takes_settings(random_weights, setting, code, capsys):
         assert setting.split("=")[0] in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_bench_says_when_an_opencv_tracker_is_missing(random_weights, monkeypatch, capsys):
     from tracker.evaluation import adapters
 
@@ -168,6 +175,24 @@ def test_bench_says_when_an_opencv_tracker_is_missing(random_weights, monkeypatc
     assert "| opencv-csrt" not in out
 
 
+@pytest.mark.slow
+def test_bench_times_mil_where_csrt_is_missing(random_weights, monkeypatch, capsys):
+    """Plain OpenCV (no contrib build): CSRT is named as not timed, MIL is timed instead."""
+    from tracker.evaluation import adapters
+    real = adapters.opencv_factory
+
+    def no_contrib(spec):
+        if spec.name in ("opencv-csrt", "opencv-kcf"):
+            raise ValueError(f"{spec.name} needs OpenCV's contrib modules")
+        return real(spec)
+    monkeypatch.setattr(adapters, "opencv_factory", no_contrib)
+    assert run("bench", "--frames", 2, "--device", "cpu", "--weights", random_weights) == 0
+    out = capsys.readouterr().out
+    assert "| opencv-mil" in out and "OpenCV's MIL timed instead" in out
+    assert "| opencv-csrt" not in out
+
+
+@pytest.mark.slow
 def test_bench_compares_other_weights_in_the_same_run(random_weights, random_slim_weights, capsys):
     assert run("bench", "--frames", 2, "--no-opencv", "--device", "cpu", "--weights",
                random_weights, "--compare", random_slim_weights) == 0
@@ -176,6 +201,7 @@ def test_bench_compares_other_weights_in_the_same_run(random_weights, random_sli
     assert "siamfc 1 target / siamfc alexnet_slim fp32 (siamfc-3s):" in out and "update rate" in out
 
 
+@pytest.mark.slow
 def test_bench_on_video(tiny_video, random_weights, capsys):
     assert run("bench", "--source", tiny_video, "--frames", 3, "--no-opencv", "--device", "cpu",
                "--weights", random_weights) == 0

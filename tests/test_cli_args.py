@@ -93,6 +93,7 @@ def test_track_that_would_save_nothing_is_refused(tiny_video, random_slim_weight
     assert "--output-boxes" in err and "--output-dir" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_threads_option_sets_the_process_threads(random_slim_weights):
     import subprocess
     import sys

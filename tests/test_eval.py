@@ -28,6 +28,7 @@ def otb_root(tmp_path):
     return make_otb(tmp_path / "otb")
 
 
+@pytest.mark.slow
 def test_eval_end_to_end(tmp_path, otb_root, random_weights, capsys):
     results, reports = tmp_path / "results", tmp_path / "reports"
     args = ["eval", str(otb_root), "--trackers", "siamfc,opencv-mil", "--results-dir", str(results),
@@ -68,6 +69,7 @@ def test_eval_dropped_in_results_are_scored(tmp_path, otb_root):
     assert perf["opencv-kcf"]["overall"]["success_score"] == pytest.approx(20 / 21)
 
 
+@pytest.mark.slow
 def test_eval_bad_sequence_reported_others_run(tmp_path, otb_root, random_weights, capsys):
     (otb_root / "Synth1" / "img" / "0003.jpg").write_bytes(b"broken")
     bad = otb_root / "Broken"
@@ -82,6 +84,7 @@ def test_eval_bad_sequence_reported_others_run(tmp_path, otb_root, random_weight
     assert (tmp_path / "r" / "siamfc@random" / "Synth0.txt").is_file()
 
 
+@pytest.mark.slow
 def test_eval_parallel_workers_match_serial(tmp_path, otb_root, random_weights):
     common = ["--trackers", "siamfc", "--weights", str(random_weights), "--device", "cpu",
               "--quiet", "--no-plots"]
@@ -95,6 +98,7 @@ def test_eval_parallel_workers_match_serial(tmp_path, otb_root, random_weights):
                                    atol=0.01)
 
 
+@pytest.mark.slow
 def test_eval_settings_get_their_own_folder(tmp_path, otb_root, random_weights):
     """Results with ``--set`` are stored apart from the default's, never mixed with them."""
     common = ["--trackers", "siamfc", "--weights", str(random_weights), "--device", "cpu",
@@ -315,3 +319,44 @@ def test_eval_runs_the_box_head_beside_the_default(tmp_path, otb_root, random_sl
     assert boxes.shape == (6, 4)
     report = (tmp_path / "reports" / "report.md").read_text()
     assert "| siamfc-box@box |" in report and "| siamfc@random_slim |" in report
+
+
+def test_failure_table_says_none_where_there_is_nothing_to_count():
+    from tracker.evaluation.experiment import failures_table
+    from tracker.evaluation.failures import FailureStats
+    nothing = FailureStats(frames=10, roc_auc=float("nan"), failures=0, flagged=0,
+                           good_frames=10, good_flagged=1, median_score_held=0.9,
+                           median_score_failed=float("nan"))
+    row = [line for line in failures_table({"t": {"score": nothing}}).splitlines()
+           if line.startswith("| t |")][0]
+    assert "nan" not in row and "| - | none | 1 / 10 (10.0%) | 0.90 / - |" in row
+
+
+def test_nano_options_do_not_touch_siamfcs_stored_results(tmp_path, otb_root,
+                                                          random_slim_weights, capsys):
+    """siamfc reads no ONNX files: results stored without NanoTrack's options are reused when
+    they are given (they name files only opencv-nano loads)."""
+    assert main(eval_args(tmp_path, otb_root, random_slim_weights)) == 0
+    onnx = tmp_path / "nano.onnx"
+    onnx.write_bytes(b"not a network")
+    capsys.readouterr()
+    assert main(eval_args(tmp_path, otb_root, random_slim_weights, "--nano-backbone", str(onnx),
+                          "--nano-head", str(onnx))) == 0
+    assert "holds results made with" not in capsys.readouterr().err
+    made = json.loads((tmp_path / "results" / "siamfc@random_slim" / "provenance.json")
+                      .read_text())
+    assert "onnx_sha256" not in made and "onnx_sha256" not in made["compared"]
+
+
+def test_the_report_covers_every_tracker_in_the_results_folder(tmp_path, otb_root,
+                                                               random_slim_weights):
+    """A run of another tracker alone keeps the earlier tracker in report.md, named as such."""
+    assert main(eval_args(tmp_path, otb_root, random_slim_weights)) == 0
+    args = eval_args(tmp_path, otb_root, random_slim_weights)
+    args[args.index("--trackers") + 1] = "opencv-mil"
+    assert main(args) == 0
+    report = (tmp_path / "reports" / "report.md").read_text()
+    overall = report.split("## Overall")[1].split("## Per sequence")[0]
+    assert "| opencv-mil |" in overall and "| siamfc@random_slim |" in overall
+    assert "- trackers: opencv-mil; with results from earlier runs in the same results " \
+           "folder: siamfc@random_slim" in report

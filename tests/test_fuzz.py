@@ -57,6 +57,7 @@ def with_valid_examples(test):
 @with_valid_examples
 @given(shape=shapes, layout=layouts, dtype=dtypes, box=boxes, seed=st.integers(0, 10),
        non_contiguous=st.booleans(), next_shape=shapes)
+@pytest.mark.slow
 def test_api_never_fails_badly(tracker, shape, layout, dtype, box, seed, non_contiguous, next_shape):
     frame = make_frame(shape, layout, dtype, seed, non_contiguous)
     try:

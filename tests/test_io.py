@@ -122,6 +122,7 @@ def test_latest_reader_drops_stale_frames():
     assert len(seen) < 40 and reader.dropped == 40 - len(seen)
 
 
+@pytest.mark.slow
 def test_reader_times_out_on_a_silent_camera():
     release = threading.Event()
 

@@ -51,6 +51,7 @@ def track_scene(kind):
     return tuple(tracker.update(f)[0] for f in frames[1:])   # results[k] is frame k + 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["gone", "same"])
 def test_lost_flag_when_the_target_goes(kind):
     results = track_scene(kind)
@@ -63,6 +64,7 @@ def test_lost_flag_when_the_target_goes(kind):
         assert lost[14 + 10:].all()                        # flagged within 10 frames, and stays
 
 
+@pytest.mark.slow
 def test_lookalike_lowers_the_relative_peak():
     results = track_scene("lookalike")
     before = np.mean([r.cues["relative"] for r in results[8:13]])

@@ -13,6 +13,9 @@ from tracker.steps.online import (augment, feature_centres, filter_response, gau
                                   hann2d, normalised, principal_axes, sample_terms, solve,
                                   spectra, to_response_grid)
 
+from tracker.steps.online_conv import conv_response, filter_gradient
+from tracker.steps.online_conv import fit as conv_fit
+
 from .conftest import random_net
 
 
@@ -141,14 +144,83 @@ def test_augment_keeps_shape_and_flip_is_a_flip():
     assert torch.allclose(augment(crops, 1.0, 0, 0, False), crops)
 
 
+def test_the_conv_filters_gradient_is_the_adjoint_of_its_response():
+    """<f * x, y> = <f, x (*) y> for every target at once (two targets, three maps each)."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 3, 4, 10, 10, generator=gen), torch.randn(2, 3, 10, 10, generator=gen)
+    f = torch.randn(2, 4, 5, 5, generator=gen)
+    lhs = (conv_response(f, x) * y).sum((1, 2, 3))
+    rhs = (f * filter_gradient(x, y, f.shape)).sum((1, 2, 3))
+    torch.testing.assert_close(lhs, rhs, rtol=1e-4, atol=1e-3)
+
+
+def test_conv_fit_solves_the_weighted_ridge_regression():
+    """Conjugate-gradient steps reach the normal equations' exact solution (built explicitly
+    from the maps' patches); an empty slot (weight 0) changes nothing."""
+    gen = torch.Generator().manual_seed(1)
+    m, d, h, k = 3, 2, 8, 3
+    x, y = torch.randn(1, m, d, h, h, generator=gen), torch.randn(1, m, h, h, generator=gen)
+    w = torch.tensor([[0.5, 0.3, 0.2]])
+    filt = conv_fit(x, y, w, torch.zeros(1, d, k, k), 0.01, 40)
+    patches = torch.nn.functional.unfold(x[0], k, padding=k // 2)          # (m, d*k*k, h*h)
+    a = torch.einsum("m,mpi,mqi->pq", w[0], patches, patches)
+    b = torch.einsum("m,mpi,mi->p", w[0], patches, y[0].flatten(1))
+    lam = 0.01 * float((w[0] * x[0].pow(2).sum((1, 2, 3))).sum())
+    exact = torch.linalg.solve(a + lam * torch.eye(len(a)), b)
+    torch.testing.assert_close(filt.flatten(), exact, rtol=1e-3, atol=1e-4)
+    padded = conv_fit(torch.cat([x, torch.randn(1, 1, d, h, h)], 1),
+                      torch.cat([y, torch.randn(1, 1, h, h)], 1),
+                      torch.cat([w, torch.zeros(1, 1)], 1), torch.zeros(1, d, k, k), 0.01, 40)
+    torch.testing.assert_close(padded, filt, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("shift", [(0, 0), (3, -2), (-4, 4)])
+def test_conv_filter_finds_a_pattern_at_a_known_shift(shift):
+    """Learned on a pattern on an empty background with its label on it, the filter's response
+    on the pattern moved by (dy, dx) cells peaks (dy, dx) cells from where it was."""
+    gen = torch.Generator().manual_seed(2)
+    pattern = torch.randn(8, 6, 6, generator=gen)
+
+    def scene(dy: int, dx: int) -> torch.Tensor:
+        out = torch.zeros(1, 1, 8, 24, 24)
+        out[..., 9 + dy:15 + dy, 9 + dx:15 + dx] = pattern
+        return out
+
+    label = gaussian_labels(torch.tensor([[11.5, 11.5]]), torch.tensor([1.0]), 24, 24)[:, None]
+    filt = conv_fit(scene(0, 0), label, torch.ones(1, 1), torch.zeros(1, 8, 7, 7), 0.01, 60)
+    r = conv_response(filt, scene(*shift))[0, 0]
+    row, col = divmod(int(torch.argmax(r)), 24)
+    assert row - shift[0] in (11, 12) and col - shift[1] in (11, 12)
+
+
+def test_conv_memory_takes_samples_into_its_least_weighted_slot(small_clip, net):
+    """Each confident frame's sample enters with weight online_lr, the others decay by
+    1 - online_lr, the memory fills its empty slots first, then replaces its least weighted
+    sample, and the weights are renormalised to sum to 1."""
+    cfg = TrackerConfig(online_form="conv", online_memory=12, online_min_score=0.0)
+    multi = SiamFCMultiTracker(net, cfg, device="cpu", dtype="fp32")
+    multi.init(small_clip.frames[0], small_clip.boxes[0])
+    w0 = multi.targets.cf_weights.clone()
+    assert int((w0 > 0).sum()) == 11 and float(w0.sum()) == pytest.approx(1.0)
+    multi.update(small_clip.frames[1])
+    w1 = multi.targets.cf_weights
+    assert float(w1[0, 11]) == pytest.approx(cfg.online_lr)
+    torch.testing.assert_close(w1[0, :11], w0[0, :11] * (1 - cfg.online_lr))
+    multi.update(small_clip.frames[2])           # full: the least weighted (the newest) goes
+    w2, lr = multi.targets.cf_weights, cfg.online_lr
+    assert float(w2.sum()) == pytest.approx(1.0)
+    assert float(w2[0, 11]) == pytest.approx(lr / ((1 - lr) ** 2 + lr))
+
+
 @pytest.fixture(scope="module")
 def net():
     return random_net("mobilenetv2")
 
 
-@pytest.mark.parametrize("shallow", [False, True])
-def test_batched_targets_equal_single_runs(small_clip, net, shallow):
-    cfg = TrackerConfig(online=True, online_shallow=shallow)
+@pytest.mark.slow
+@pytest.mark.parametrize("shallow,form", [(False, "fourier"), (True, "fourier"), (True, "conv")])
+def test_batched_targets_equal_single_runs(small_clip, net, shallow, form):
+    cfg = TrackerConfig(online=True, online_shallow=shallow, online_form=form, exclusion=False)
     boxes = [small_clip.boxes[0], small_clip.boxes[0] + np.array([30.0, 10.0, 0.0, 0.0])]
     multi = SiamFCMultiTracker(net, cfg, device="cpu", dtype="fp32")
     multi.init(small_clip.frames[0], boxes)
@@ -208,21 +280,25 @@ def texture_ious():
     clip = make_texture_clip()
     out = {}
     for name, cfg in [("off", TrackerConfig(online=False)), ("default", TrackerConfig()),
-                      ("weight 2", TrackerConfig(online_weight=2.0))]:
+                      ("weight 2", TrackerConfig(online_weight=2.0)),
+                      ("conv", TrackerConfig(online_form="conv"))]:
         tracker = SiamFCTracker.from_pretrained(config=cfg, device="cpu", dtype="fp32")
         results = list(tracker.track(clip.frames, clip.boxes[0]))[1:]
         out[name] = float(iou_ltwh(np.array([r.box for r in results]), clip.boxes[1:]).mean())
     return out
 
 
+@pytest.mark.slow
 def test_online_model_follows_a_random_texture_patch(texture_ious):
     """The siamese features match the noise's statistics everywhere and lose the patch at once;
     the filter, on the shallow layer too, learns its exact pattern."""
     assert texture_ious["off"] < 0.1
     assert texture_ious["default"] > texture_ious["off"] + 0.3
     assert texture_ious["weight 2"] >= 0.8
+    assert texture_ious["conv"] > texture_ious["off"] + 0.3
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="the default (weight 1) reaches 0.45 on this clip; 0.8 "
                                        "needs online_weight=2, which does not win on otb-dev")
 def test_default_meets_the_texture_target(texture_ious):

@@ -164,6 +164,7 @@ def test_bf16_features_close_to_fp32(name):
     assert ((low - ref).norm() / ref.norm()).item() < 0.08
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not int8_available(), reason="no x86 quantized engine in this torch")
 @pytest.mark.parametrize("name", NEW)
 def test_int8_response_close_to_fp32(name):
@@ -210,6 +211,7 @@ def test_imagenet_init_refuses_a_backbone_without_it(tmp_path):
 
 
 @needs_package("mobilenetv2")
+@pytest.mark.slow
 def test_training_with_frozen_imagenet_layers_lowers_the_loss(tmp_path):
     """A few steps on generated sequences: the loss falls, the pretrained BatchNorm statistics
     and the frozen layers stay exactly as loaded, the tuned stage and the new layers move,

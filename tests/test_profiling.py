@@ -70,6 +70,7 @@ def test_busy_load_runs_competitors_only_inside_the_block():
     assert not any(p.is_alive() for p in running)
 
 
+@pytest.mark.slow
 def test_bench_under_load_says_so(random_weights, capsys):
     from tracker.cli import main
     assert main(["bench", "--frames", "2", "--no-opencv", "--device", "cpu", "--load", "1",

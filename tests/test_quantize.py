@@ -76,6 +76,7 @@ def test_unknown_architecture_is_named(tmp_path):
 
 
 @needs_int8
+@pytest.mark.slow
 @pytest.mark.parametrize("name", UNPADDED)    # the padded ones: test_pretrained.py
 def test_int8_features_close_to_fp32(name, clip_sequence):
     """Int8 features of real-looking crops within 10% (relative L2) of fp32, and the response
@@ -111,6 +112,7 @@ def test_int8_calibration_round_trip_and_errors(tmp_path, clip_sequence):
 
 
 @needs_int8
+@pytest.mark.slow
 def test_int8_tracker_follows_fp32(tmp_path, clip_sequence, small_clip):
     """An int8 tracker built by from_pretrained (weights + calibration file beside them) tracks
     like the fp32 one (IoU >= 0.7 on every frame) and leaves torch's engine setting alone."""
@@ -169,6 +171,7 @@ def test_lite_flag_and_lite_tracker(tmp_path, monkeypatch):
 
 
 @needs_int8
+@pytest.mark.slow
 def test_int8_backbone_gives_each_input_size_its_own_copy(clip_sequence):
     """Int8Backbone equals a plain converted module on every size, one copy per (H, W)."""
     from tracker.model.quantize import Int8Backbone
@@ -223,6 +226,7 @@ def test_calibration_carries_the_weights_fingerprint(calibrated_weights):
     ("other weights", "fp32", "error: made for other weights"),
     ("no fingerprint", "fp32", "int8"),
 ])
+@pytest.mark.slow
 def test_auto_precision_on_the_cpu(calibrated_weights, case, auto, explicit):
     """dtype="auto" (the default) is int8 only with a calibration made for these weights, else
     fp32; an explicit int8 refuses a missing or mismatched calibration, naming the file."""
@@ -255,6 +259,7 @@ def test_auto_precision_on_the_cpu(calibrated_weights, case, auto, explicit):
 
 
 @needs_int8
+@pytest.mark.slow
 def test_eval_names_the_precision_auto_picked(calibrated_weights):
     """An eval spec with dtype="auto" resolves to the concrete precision for its results label."""
     from tracker.evaluation.adapters import TrackerSpec
@@ -285,6 +290,7 @@ def test_pick_precision(calibrated_weights, device, with_calibration, avx2, expe
 
 
 @needs_int8
+@pytest.mark.slow
 @pytest.mark.parametrize("int8_s,expected", [(0.5, "int8"), (2.0, "fp32")])
 def test_auto_keeps_int8_only_where_it_measures_faster(calibrated_weights, monkeypatch, tmp_path,
                                                        int8_s, expected):

@@ -56,6 +56,7 @@ def teleport_scene(frames=45, gone=(15, 25), seed=0):
     return out, np.array(boxes, float)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("redetect", [False, True])
 def test_lost_and_redetected(redetect):
     frames, boxes = teleport_scene()

@@ -47,6 +47,7 @@ def tracker(request, random_weights):
         random_weights, device="cpu", config=TrackerConfig(redetect=request.param, lost_frames=2))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["shrink", "grow", "leave", "black", "noise"])
 def test_degenerate_tracking_stays_finite(tracker, kind):
     frames, box = scenario(kind)
@@ -58,6 +59,7 @@ def test_degenerate_tracking_stays_finite(tracker, kind):
         assert w > 0 and h > 0 and 0 <= x + (w - 1) / 2 <= W - 1 and 0 <= y + (h - 1) / 2 <= H - 1
 
 
+@pytest.mark.slow
 def test_short_soak_memory_is_steady():
     """A couple of thousand updates (small crops, one scale, to keep it quick; thresholds that
     keep the wide search running): RSS stays flat after warm-up."""
@@ -72,6 +74,7 @@ def test_short_soak_memory_is_steady():
     assert report.rss_growth < 20, report.samples
 
 
+@pytest.mark.slow
 def test_soak_cli_writes_its_trace(tmp_path):
     """`siamfc soak --trace` writes frame, RSS and time rows as it goes, then the summary."""
     from tracker.cli import main
@@ -93,6 +96,7 @@ def _track_clip(weights, seed):
     return [tracker.update(f)[0].box for f in clip.frames[1:]]
 
 
+@pytest.mark.slow
 def test_trackers_in_threads_and_processes_do_not_interfere(random_weights):
     threads_before = torch.get_num_threads()
     alone = [_track_clip(random_weights, s) for s in (1, 2)]
@@ -119,6 +123,7 @@ def test_trackers_in_threads_and_processes_do_not_interfere(random_weights):
     np.testing.assert_allclose(procs, alone, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_truncated_video_is_an_error_after_its_frames(tmp_path, random_weights, capsys):
     clip = make_clip(num_frames=30, size=(160, 120))
     good = tmp_path / "v.avi"

@@ -97,6 +97,7 @@ def test_distractor_windows_and_memory():
     assert template(mem[:0], w[:0]) is None
 
 
+@pytest.mark.slow
 def test_distractors_change_only_the_placement(small_clip):
     results = {}
     for on in (False, True):
@@ -130,6 +131,7 @@ def test_single_tracker_reposition(random_slim_weights):
     assert np.allclose(tracker._multi.targets.size[0], (20, 10))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("online", [True, False])
 def test_fit_score_cli_writes_a_model_even_over_a_stale_one(tmp_path, weights_copy, online):
     """fit-score fits the tracker with the online model (``<weights>.online.score.json``) or,

@@ -3,10 +3,19 @@ progress bar, for one input and for several; a missing camera is one line."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
-from tracker.cli import main
+from tracker.cli import console, main
+
+
+@pytest.fixture(autouse=True)
+def terminal(monkeypatch):
+    """stderr taken for a terminal, bars shown at once: what a person at a terminal sees."""
+    monkeypatch.setattr(console, "on_terminal", lambda: True)
+    monkeypatch.setattr(console, "BAR_DELAY", 0.0)
 
 
 def render(stream: str) -> list[str]:
@@ -89,4 +98,49 @@ def test_missing_camera_is_one_line(random_slim_weights, capfd):
                  "--weights", str(random_slim_weights)]) == 2
     err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
     assert err == ["siamfc: error: camera 9 could not be opened; check that it is connected "
-                   "(and not used by another program), or pick another with --camera"]
+                   "(and not used by another program), or try another camera index"]
+
+
+@pytest.mark.parametrize("command", [["webcam", "--camera", "9"], ["track", "9"]])
+def test_a_missing_camera_is_said_before_a_missing_display(command, random_slim_weights,
+                                                           capfd):
+    """No camera, no display, no box: the camera is what is missing first."""
+    assert main([*command, "--no-display", "--weights", str(random_slim_weights)]) == 2
+    err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "camera 9 could not be opened" in err[0] and "--camera" not in err[0]
+
+
+@pytest.mark.slow
+def test_a_text_file_named_mp4_is_one_line(tmp_path, random_slim_weights):
+    """In a fresh process, as a user runs it: our line and nothing else (no FFmpeg message)."""
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video\n")
+    done = subprocess.run([sys.executable, "-m", "tracker", "track", str(fake), "--box", "1,1,5,5",
+                           "--no-display", "--weights", str(random_slim_weights),
+                           "--output-boxes", str(tmp_path / "a.csv")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    lines = render(done.stderr)
+    assert len(lines) == 1 and lines[0].startswith("siamfc: error: ") and "notes.mp4" in lines[0]
+
+
+def test_an_input_refused_at_once_leaves_no_bar(tmp_path, random_slim_weights, capsys,
+                                                monkeypatch):
+    """On a terminal, a bar waits a second before it shows: a refused input leaves one line."""
+    monkeypatch.setattr(console, "BAR_DELAY", 1.0)
+    assert main(["track", str(tmp_path / "gone.avi"), "--box", "1,1,5,5", "--no-display",
+                 "--weights", str(random_slim_weights), "--output-boxes",
+                 str(tmp_path / "a.csv")]) == 2
+    lines = render(capsys.readouterr().err)
+    assert len(lines) == 1 and lines[0].startswith("siamfc: error: ")
+
+
+def test_no_bar_lines_in_a_log(tmp_path, tiny_video, small_clip, random_slim_weights, capsys,
+                               monkeypatch):
+    """stderr that is not a terminal (a log file) gets the messages and no bar lines."""
+    monkeypatch.setattr(console, "on_terminal", lambda: False)
+    box = ",".join(f"{v:g}" for v in small_clip.boxes[0])
+    assert main(["track", str(tiny_video), "--box", box, "--no-display", "--weights",
+                 str(random_slim_weights), "--output-boxes", str(tmp_path / "b.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "frame/s" not in err and " frames in " in err

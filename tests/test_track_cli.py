@@ -44,6 +44,7 @@ def box_args(clip, n=1):
     return [arg for i in range(n) for arg in ("--box", f"{x + 3 * i:g},{y:g},{w:g},{h:g}")]
 
 
+@pytest.mark.slow
 def test_several_inputs_formats_and_targets_one_broken(tmp_path, inputs, small_clip, random_weights, capsys):
     a, b, folder, broken = inputs
     out = tmp_path / "out"
@@ -65,6 +66,7 @@ def test_several_inputs_formats_and_targets_one_broken(tmp_path, inputs, small_c
     assert not (out / "broken.csv").exists()
 
 
+@pytest.mark.slow
 def test_glob_boxes_json_and_missing_entry(tmp_path, inputs, small_clip, random_weights, capsys):
     a, b, _, _ = inputs
     boxes = tmp_path / "init.json"
@@ -146,6 +148,7 @@ class ScriptedDisplay:
         self.closed = True
 
 
+@pytest.mark.slow
 def test_live_loop_headless_keys(tmp_path, tiny_video, small_clip, random_weights):
     box = tuple(small_clip.boxes[0])
     other = (5.0, 5.0, 30.0, 30.0)
@@ -189,6 +192,7 @@ def test_live_recording_keeps_the_camera_frame_count(tmp_path, tiny_video, small
     assert frame_count(tmp_path / "rec.avi") == len(small_clip.frames)
 
 
+@pytest.mark.slow
 def test_live_feed_that_dropped_frame_0_still_starts_tracking(tmp_path, tiny_video, small_clip,
                                                                random_weights, monkeypatch):
     from tracker.cli import webcam as cli_webcam
@@ -211,6 +215,7 @@ def test_live_feed_that_dropped_frame_0_still_starts_tracking(tmp_path, tiny_vid
     assert stats.dropped == 1 and frames == list(range(1, len(small_clip.frames)))
 
 
+@pytest.mark.slow
 def test_webcam_command_with_a_file_for_camera(tmp_path, tiny_video, small_clip, random_weights, capsys):
     code = run("webcam", "--camera", tiny_video, *box_args(small_clip), "--no-display",
                "--output-boxes", tmp_path / "b.json", "--weights", random_weights)
@@ -236,3 +241,53 @@ def test_missing_camera_exit_2(monkeypatch, random_weights, capsys):
     monkeypatch.setattr(video.cv2, "VideoCapture", NoCamera)
     assert run("track", "0", "--box", "1,2,3,4", "--no-display", "--weights", random_weights) == 2
     assert "camera 0 could not be opened" in capsys.readouterr().err
+
+
+def test_start_frame_and_max_frames(tmp_path, inputs, small_clip, random_weights):
+    """Tracking starts on frame 3 with the given box there, for 4 frames; the rows keep the
+    source's frame numbers."""
+    a = inputs[0]
+    box = ",".join(f"{v:g}" for v in small_clip.boxes[3])
+    out = tmp_path / "part.csv"
+    assert run("track", a, "--box", box, "--start-frame", 3, "--max-frames", 4, "--no-display",
+               "--weights", random_weights, "--output-boxes", out, "--quiet") == 0
+    rows = read_box_csv(out)
+    assert [int(r["frame"]) for r in rows] == [3, 4, 5, 6]
+    assert [rows[0][k] for k in "xywh"] == pytest.approx(list(small_clip.boxes[3]))
+
+
+def test_start_frame_past_the_end_is_one_clear_error(tmp_path, inputs, small_clip,
+                                                     random_weights, capsys):
+    box = ",".join(f"{v:g}" for v in small_clip.boxes[0])
+    assert run("track", inputs[0], "--box", box, "--start-frame", 50, "--no-display",
+               "--weights", random_weights, "--output-boxes", tmp_path / "x.csv") == 2
+    err = capsys.readouterr().err
+    assert "--start-frame" in err and "12 frames" in err and not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.slow
+def test_summary_names_the_files_written(tmp_path, inputs, small_clip, random_weights, capsys):
+    """Two targets in OTB format: one file per target, and the summary names those."""
+    first = small_clip.boxes[0]
+    boxes = [",".join(f"{v:g}" for v in b) for b in (first, first + np.array([40, 0, 0, 0]))]
+    out = tmp_path / "out"
+    assert run("track", inputs[0], "--box", boxes[0], "--box", boxes[1], "--no-display",
+               "--weights", random_weights, "--output-dir", out, "--format", "otb",
+               "--no-video") == 0
+    err = capsys.readouterr().err
+    assert str(out / "a_t0.txt") in err and str(out / "a_t1.txt") in err
+    assert str(out / "a.txt") not in err and (out / "a_t1.txt").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,ok", [("out.mkv", True), ("out.mov", True), ("out.xyz", False)])
+def test_output_video_extensions(tmp_path, inputs, small_clip, random_weights, capsys, name, ok):
+    """Every extension the help names is written; another is refused before anything runs."""
+    box = ",".join(f"{v:g}" for v in small_clip.boxes[0])
+    code = run("track", inputs[0], "--box", box, "--no-display", "--weights", random_weights,
+               "--output-video", tmp_path / name, "--quiet")
+    if ok:
+        assert code == 0 and frame_count(tmp_path / name) == len(small_clip.frames)
+    else:
+        assert code == 2 and ".mkv" in capsys.readouterr().err
+        assert not (tmp_path / name).exists()

@@ -123,6 +123,7 @@ def test_colour_jitter_stays_in_range_and_keeps_grey_grey(jitter):
         assert np.array_equal(ds._color(img.copy(), rng), img)
 
 
+@pytest.mark.slow
 def test_short_training_lowers_loss_and_resumes(tmp_path):
     torch.manual_seed(0)
     seqs, _ = read_got_style(make_got_root(tmp_path / "data"))
@@ -262,6 +263,7 @@ def test_mixing_roots_with_weights(tmp_path):
         read_training_roots([str(a)], [1.0, 2.0])
 
 
+@pytest.mark.slow
 def test_train_cli_with_validation_and_plot(tmp_path):
     from tracker.cli import main
     from tracker.training.trainer import read_history
@@ -295,6 +297,7 @@ def test_train_skips_unreadable_frames_and_counts_them(tmp_path, capsys):
     assert f"{int(rows[0]['skipped'])} unreadable frames skipped" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_two_process_gloo_training(tmp_path):
     """``torchrun --nproc_per_node 2`` on CPU (gloo): both ranks step, rank 0 checkpoints."""
     import subprocess
@@ -384,6 +387,7 @@ def test_distill_loss_is_a_kl_divergence():
         distill_loss(torch.zeros(1, 1, 15, 15), torch.zeros(1, 1, 17, 17), labels[:1])
 
 
+@pytest.mark.slow
 def test_distillation_pulls_the_student_to_the_teacher(tmp_path, capsys):
     """A half-width student trained against a teacher's maps only (task loss weight swamped)."""
     from tracker.cli import main

@@ -84,6 +84,7 @@ def test_shipped_files_checksums_match_readme(path):
     assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded.group(1)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped weights in this checkout")
 def test_shipped_weights_track_the_synthetic_clip():
     import numpy as np
@@ -99,6 +100,7 @@ def test_shipped_weights_track_the_synthetic_clip():
 SHIPPED_BOX = WEIGHTS_DIR / "siamfc_mobilenetv2_box.pth"       # --head xcorr-box
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_BOX.is_file(), reason="no box-head weights in this checkout")
 def test_shipped_box_head_weights_track_the_synthetic_clip():
     """``from_pretrained(head="xcorr-box")`` loads the shipped box-head file, with its own score

@@ -29,6 +29,8 @@ def dataclass_from_dict(cls: type[T], values: Mapping[str, Any]) -> T:
 
 
 BOX_PEAKS = ("cell", "response")
+ONLINE_FORMS = ("fourier", "conv")
+FIRST_SAMPLES = 11   # the online model's augmented first-frame samples (steps/online.py)
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,15 @@ class TrackerConfig:
     distractor_gap: float = 3.0     # a secondary peak within this many logits of the peak ...
     distractors_per_frame: int = 2  # ... is stored (at most this many per frame) ...
     distractor_memory: int = 8      # ... in a memory of this many per target
+    # several targets keep apart (not in the paper; see steps/exclusion.py)
+    exclusion: bool = True          # another target's place is no candidate for a target
+    exclusion_weight: float = 1.0   # x the response's spread (peak - median) pushed down there
+    merge_iou: float = 0.5          # boxes overlapping this much: one object, the lower score
+    #   flagged lost; pairs nesting this much (of the smaller box) do not exclude each other
     # the online target model (a correlation filter per target; see steps/online.py)
     online: bool = True             # learn each target's filter online, add its response
+    online_form: str = "fourier"    # "fourier": a circular filter solved per frequency (ECO's);
+    #   "conv": a compact convolutional filter on a sample memory (ATOM's; steps/online_conv.py)
     online_weight: float = 1.0      # weight of its (gained) response on the siamese logits
     online_lr: float = 0.025        # weight of each new sample in its memory (DSST's rate)
     online_reg: float = 0.01        # regularisation, x the mean spectral energy (DSST's lambda)
@@ -89,6 +98,10 @@ class TrackerConfig:
     online_sigma: float = 0.1       # label width, x the target's side (KCF's)
     online_min_score: float = 0.5   # frames scoring at least this teach the filter
     online_shallow: bool = True     # also filter a shallow layer (exact pattern; ECO's)
+    online_interval: int = 1        # refine the filters every this many learning frames
+    online_kernel: int = 9          # conv form: filter side in feature cells (odd; ~ATOM's
+    #   4x4 at stride 16 on targets of ~3.6 cells: ~1.1 x the target's side)
+    online_memory: int = 50         # conv form: samples in each target's memory (DiMP's)
     box_online: bool = False        # the box heads' step uses it too (with online; off: it
     #   did not win there on otb-dev, 5 of 11 targets)
     name: str = field(default="siamfc-3s", compare=False)
@@ -100,7 +113,8 @@ class TrackerConfig:
 
         for key in ("exemplar_size", "instance_size", "total_stride", "response_up", "num_scales",
                     "lost_frames", "reference_frames", "distractors_per_frame",
-                    "distractor_memory", "box_cells", "online_channels", "online_steps"):
+                    "distractor_memory", "box_cells", "online_channels", "online_steps",
+                    "online_interval", "online_kernel", "online_memory"):
             value = getattr(self, key)
             check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
                   f"{key} must be a positive integer, got {value!r}")
@@ -108,6 +122,7 @@ class TrackerConfig:
                     "min_scale", "max_scale", "lost_threshold", "recover_threshold",
                     "redetect_factor", "distractor_weight", "distractor_gap", "box_lr",
                     "box_window_influence", "penalty_k", "online_weight", "online_lr",
+                    "exclusion_weight", "merge_iou",
                     "online_reg", "online_sigma", "online_min_score"):
             value = getattr(self, key)
             check(is_number(value) and math.isfinite(value),
@@ -134,14 +149,22 @@ class TrackerConfig:
         for key in ("online_lr", "online_min_score"):
             check(0.0 <= getattr(self, key) <= 1.0,
                   f"{key} must be in [0, 1], got {getattr(self, key)}")
+        check(self.exclusion_weight >= 0.0,
+              f"exclusion_weight must be >= 0, got {self.exclusion_weight}")
+        check(0.0 < self.merge_iou <= 1.0, f"merge_iou must be in (0, 1], got {self.merge_iou}")
         check(self.online_weight >= 0.0, f"online_weight must be >= 0, got {self.online_weight}")
         check(self.online_reg > 0.0, f"online_reg must be > 0, got {self.online_reg}")
         check(self.online_sigma > 0.0, f"online_sigma must be > 0, got {self.online_sigma}")
         for key in ("redetect", "distractors", "box_gain", "box_calibration", "online",
-                    "online_shallow", "box_online"):
+                    "exclusion", "online_shallow", "box_online"):
             check(isinstance(getattr(self, key), bool),
                   f"{key} must be true or false, got {getattr(self, key)!r}")
         check(self.box_cells % 2 == 1, f"box_cells must be odd, got {self.box_cells}")
+        check(self.online_form in ONLINE_FORMS,
+              f"online_form must be one of {', '.join(ONLINE_FORMS)}, got {self.online_form!r}")
+        check(self.online_kernel % 2 == 1, f"online_kernel must be odd, got {self.online_kernel}")
+        check(self.online_memory >= FIRST_SAMPLES, "online_memory must hold the first frame's "
+              f"{FIRST_SAMPLES} samples, got {self.online_memory}")
         check(self.box_cells == 1 or self.box_peak == "response",
               "box_cells pools the cells around the response peak: it needs box_peak=response")
         check(self.box_peak in BOX_PEAKS,

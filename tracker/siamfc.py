@@ -4,15 +4,14 @@
 
   1. the frame, prepared once for all of its crops (``crops.FrameCrops``);
   2. the step of the network (``steps.scale_search``: SiamFC's S scales, or ``steps.box``):
-     search crops -> features (``steps.features``) -> response -> where each target goes;
-  3. confidence: the response cues against the target's own reference (``steps.scoring``)
-     through the weights' fitted ``ScoreModel`` (``confidence.py``); with ``online`` (the
-     default), the online target model (``steps.online``) learns from confident targets;
+     search crops -> features (``steps.features``) -> response (other targets' places pushed
+     down, ``steps.exclusion``) -> where each target goes;
+  3. confidence: the cues against the target's own reference (``steps.scoring``) through the
+     ``ScoreModel`` (``confidence.py``); the online model (``steps.online``) learns from it;
   4. with ``distractors``, confident targets remember look-alikes (``steps.distractors``);
   5. with ``redetect``, each lost target runs one wide search crop (``steps.redetect``);
-  6. the lost state (``steps.lost``): ``lost_frames`` scores in a row below ``lost_threshold``;
-  7. one ``TrackResult`` per target (``results.py``) from the state (``targets.Targets``).
-Boxes are 0-based (x, y, w, h) float pixels; frames BGR uint8 (H, W, 3).
+  6. the lost state (``steps.lost``): low scores in a row, or a box on another's object;
+  7. one ``TrackResult`` per target (``results.py``). Boxes: 0-based (x, y, w, h) float px.
 """
 from __future__ import annotations
 
@@ -35,9 +34,11 @@ from .results import TrackResult, track_results
 from .staging import FrameUploader
 from .steps.box import BoxStep
 from .steps.distractors import remember
+from .steps.exclusion import on_another
 from .steps.features import Features
 from .steps.lost import update_lost
-from .steps.online import OnlineModel, uses_online
+from .steps.online import uses_online
+from .steps.online_conv import online_model
 from .steps.redetect import WideSearch
 from .steps.response import ResponsePeak
 from .steps.scale_search import ScaleSearch
@@ -61,25 +62,21 @@ class SiamFCMultiTracker:
         cfg = self.cfg = config if config is not None else TrackerConfig()
         self.score_model = score_model if score_model is not None else RAW_PEAK
         self.device = resolve_device(device)
-        self.features = Features(model, cfg, self.device, dtype, calibration, cuda_graphs)
-        f = self.features
+        f = self.features = Features(model, cfg, self.device, dtype, calibration, cuda_graphs)
         self.model, self.precision, self.dtype = f.model, f.precision, f.dtype
         self.box_head = self.model.regresses_box
         if self.box_head and cfg.distractors:
             raise ValueError("distractor-aware matching (distractors=true) needs weights with "
                              "the xcorr head; these have the box head")
         self.timer = StageTimer(self.device, enabled=False)   # siamfc bench turns it on
-        peak = ResponsePeak(cfg, self.device)
-        self.online = (OnlineModel(cfg, self.features)
-                       if uses_online(cfg, self.model.regresses_box) else None)
-        self.step = (BoxStep if self.box_head else ScaleSearch)(cfg, self.features, peak,
-                                                                self.timer, self.online)
+        self.online = online_model(cfg, f, self.box_head)
+        self.step = (BoxStep if self.box_head else ScaleSearch)(
+            cfg, f, ResponsePeak(cfg, self.device), self.timer, self.online)
         self.wide_search = WideSearch(cfg, self.features, self.timer)
         # accelerators: frames go up through pinned buffers, asynchronously
         self._uploader = FrameUploader(self.device) if self.device.type != "cpu" else None
         self._clear()
 
-    # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
@@ -90,8 +87,8 @@ class SiamFCMultiTracker:
         ``backbone``: a registered name whose default file is used when ``path`` is None
         (``mobilenetv2``; ``alexnet``, the paper's network, ``weights/siamfc_alexnet.pth``;
         ``alexnet_slim``, ``weights/siamfc_lite.pth``; ``mobilenetv2_64``, the lighter cut,
-        ``weights/siamfc_mobilenetv2_64.pth``); None reads it from the weights file. ``config`` is a
-        ``TrackerConfig`` or a preset name;
+        ``weights/siamfc_mobilenetv2_64.pth``); None reads it from the weights file.
+        ``config`` is a ``TrackerConfig`` or a preset name;
         ``dtype`` the backbone precision: ``fp32``, ``bf16``, ``fp16`` on CUDA, ``int8`` on
         the CPU (with the calibration file ``<weights>.int8.pth``, see ``siamfc quantize``), or
         ``auto`` (default): ``int8`` on a CPU when the weights have a calibration made for them
@@ -126,7 +123,6 @@ class SiamFCMultiTracker:
     def num_targets(self) -> int:
         return len(self.ids)
 
-    # -- init ---------------------------------------------------------------------------------
     def init(self, frame: np.ndarray, boxes: Sequence[Sequence[float]] | np.ndarray) -> list[int]:
         """Start tracking ``boxes`` ((N, 4) 0-based x, y, w, h) in ``frame``; replaces any
         previous targets. Returns the target ids (0 .. N-1)."""
@@ -149,17 +145,18 @@ class SiamFCMultiTracker:
 
     def remove(self, target_id: int) -> None:
         """Stop tracking ``target_id`` (``KeyError`` if unknown)."""
+        self.targets = self.targets.select(np.delete(np.arange(len(self.ids)), self._row(target_id)))
+
+    def _row(self, target_id: int) -> int:
         if target_id not in self.ids:
             raise KeyError(f"no target with id {target_id}; tracked ids: {self.ids}")
-        self.targets = self.targets.select([i for i, t in enumerate(self.ids) if t != target_id])
+        return self.ids.index(target_id)
 
     def reposition(self, target_id: int, box: Sequence[float]) -> None:
         """Move target ``target_id`` to the 0-based (x, y, w, h) ``box`` (e.g. a user's
         correction): the next update searches around it at its size. The exemplar and the
         reference peak stay; the lost state is cleared."""
-        if target_id not in self.ids:
-            raise KeyError(f"no target with id {target_id}; tracked ids: {self.ids}")
-        i, t = self.ids.index(target_id), self.targets
+        i, t = self._row(target_id), self.targets
         arr = np.asarray(box, dtype=np.float64)
         if arr.shape != (4,) or not np.isfinite(arr).all() or arr[2] <= 0 or arr[3] <= 0:
             raise ValueError(f"box must be 4 finite numbers x, y, w, h with w, h > 0, got {box}")
@@ -207,15 +204,17 @@ class SiamFCMultiTracker:
             t.center, t.size, t.z_sz = moved.center, moved.size, moved.z_sz
             cues = relative_cues(t, moved.cues, cfg.reference_frames)
         scores, peaks = self.score_model.score(cues), moved.peak
+        taken = on_another(t, scores, cfg)  # on another target's object: flagged, not learned
         if moved.sample is not None:       # the online model learns from confident frames
             with timer.stage("online"):
-                self.online.learn(t, (scores >= cfg.online_min_score) & ~t.lost, *moved.sample)
+                self.online.learn(t, (scores >= cfg.online_min_score) & ~t.lost & ~taken,
+                                  *moved.sample)
         if moved.found is not None:        # distractors seen by confidently tracked targets
-            remember(t, scores >= cfg.lost_threshold, *moved.found, cfg.distractor_memory)
+            remember(t, (scores >= cfg.lost_threshold) & ~taken, *moved.found, cfg.distractor_memory)
         if cfg.redetect:                   # lost targets: one wide search crop each
             self.wide_search.recover(img, t, self.score_model, hw, scores, peaks, cues)
         with timer.stage("bookkeeping"):
-            update_lost(t, scores, cfg, hw)
+            update_lost(t, scores, cfg, hw, taken)
             results = track_results(t, scores, moved.scale, peaks, cues)
         timer.lap()
         return results

@@ -48,6 +48,10 @@ class Targets:
     cf_stats: torch.Tensor | None = None   # (N, F, d, d) complex: S = sum x x^H,
     cf_filter: torch.Tensor | None = None  # (N, F, d) complex: its filters
     cf_gain: torch.Tensor | None = None    # (N,) response gains
+    cf_memory: torch.Tensor | None = None  # its conv form (steps/online_conv.py; else (N, 0)):
+    #   (N, M, d, H, W) memory samples,
+    cf_labels: torch.Tensor | None = None  # (N, M, H, W) their labels,
+    cf_weights: torch.Tensor | None = None  # (N, M) their weights (0: an empty slot)
 
     @classmethod
     def start(cls, ids: Sequence[int], center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
@@ -61,7 +65,7 @@ class Targets:
                    np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n, dtype=np.int64),
                    [z_feat[:0] for _ in range(n)], [z_feat.new_zeros(0) for _ in range(n)],
                    np.tile(IDENTITY_CALIBRATION, (n, 1)), *(torch.zeros(n, 0) for _ in range(4)),
-                   torch.zeros(n))
+                   torch.zeros(n), *(torch.zeros(n, 0) for _ in range(3)))
 
     def __len__(self) -> int:
         return len(self.ids)

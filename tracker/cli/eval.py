@@ -107,9 +107,12 @@ def run(args: argparse.Namespace) -> int:
         experiment.run(specs, workers=args.workers, overwrite=args.overwrite, on_done=on_done)
     finally:
         bar.close()
+    # the report covers every tracker with results in the results folder, this run's first
     performance = experiment.report([spec.label for spec in specs], plots=not args.no_plots,
                                     dataset=str(args.root),
-                                    command=getattr(args, "command_line", ""))
+                                    command=getattr(args, "command_line", ""),
+                                    earlier=experiment.stored_trackers())
     print((Path(args.report_dir) / "report.md").read_text())
     say(args, f"results in {args.results_dir}/, reports in {args.report_dir}/")
-    return EXIT_FAILURE if (failures or errors or len(performance) < len(names)) else EXIT_OK
+    done = {spec.label for spec in specs} & set(performance)
+    return EXIT_FAILURE if (failures or errors or len(done) < len(names)) else EXIT_OK

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import shlex
 import sys
@@ -84,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(join_option_values(words))
     args.command_line = "siamfc " + " ".join(shlex.quote(str(w)) for w in words)   # for reports
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.debug:     # FFmpeg's own lines ("moov atom not found"): ours name the file
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         return args.func(args)
     except KeyboardInterrupt:

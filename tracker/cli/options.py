@@ -10,11 +10,11 @@ from typing import Sequence
 from .console import say
 from .errors import UserError
 
-DTYPE_HELP = ("backbone precision: auto (default: int8 on an x86 CPU with AVX2 or better when "
-              "the weights come with their calibration <weights>.int8.pth, else fp32); fp32 (the "
-              "reference); bf16 on CPUs "
-              "with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU (needs <weights>.int8.pth "
-              "from `siamfc quantize`)")
+DTYPE_HELP = ("backbone precision: auto (default): fp32, or int8 on an x86 CPU when the weights "
+              "come with a calibration <weights>.int8.pth (the default MobileNetV2 weights have "
+              "none, so auto is fp32 for them; --lite and alexnet have one); fp32 (the "
+              "reference); bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU "
+              "(needs <weights>.int8.pth from `siamfc quantize`)")
 PRESET_NAMES = ["siamfc-3s", "siamfc-5s"]
 
 
@@ -54,14 +54,18 @@ def add_device_option(p: Group) -> None:
 
 def add_weights_options(p: Group) -> None:
     """--weights / --lite / --backbone / --head, read by ``weights_from_args``."""
+    from ..model.weights import DEFAULT_FILES
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="weights file (default: weights/siamfc_mobilenetv2.pth, or $SIAMFC_WEIGHTS)")
     p.add_argument("--lite", action="store_true",
                    help="use the lighter network, weights/siamfc_lite.pth (faster on a CPU)")
     p.add_argument("--backbone", choices=backbone_names(),
                    help="network of --weights (read from the file when omitted); without "
-                        "--weights, that network's shipped file (e.g. alexnet: "
-                        "weights/siamfc_alexnet.pth)")
+                        "--weights, that network's shipped file: "
+                        + ", ".join(f"{b} (weights/{f})" for b, f in DEFAULT_FILES.items())
+                        + "; the others (" + ", ".join(b for b in backbone_names()
+                                                        if b not in DEFAULT_FILES)
+                        + ") have no shipped weights and need --weights")
     p.add_argument("--head", choices=["xcorr", "xcorr-box"], default=None,
                    help="without --weights, the shipped file of that head: xcorr (SiamFC's "
                         "response and 3 scales, default) or xcorr-box (one search crop, the box "
@@ -97,10 +101,12 @@ def add_model_options(p: argparse.ArgumentParser, threads: str = "0") -> Group:
     group.add_argument("--cuda-graphs", action="store_true",
                        help="replay the backbone from CUDA graphs, one per crop batch shape "
                             "(CUDA only; fewer kernel launches per frame)")
+    default = "auto" if threads == "auto" else (
+        "torch's, one per core" if threads == "0" else threads)
     group.add_argument("--threads", type=threads_value, default=threads, metavar="N|auto",
                        help="torch threads: N, 0 for torch's default (one per core), or auto: "
                             "torch's default while the machine is quiet, 1 while other programs "
-                            f"load the cores (default {threads})")
+                            f"load the cores (default: {default})")
     return group
 
 
@@ -109,6 +115,26 @@ def threads_value(text: str) -> str:
     if text != "auto" and not (text.isdigit() and int(text) >= 0):
         raise argparse.ArgumentTypeError(f"expected a number of threads or auto, got {text!r}")
     return text
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    return _whole(text, 0)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    return _whole(text, 1)
+
+
+def _whole(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {least}, got {text!r}")
+    return value
 
 
 def add_lost_options(p: Group) -> None:

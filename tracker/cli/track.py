@@ -21,15 +21,16 @@ from ..errors import SourceError
 from ..geometry import parse_box
 from ..media.annotate import draw_status, draw_targets
 from ..media.boxfiles import EXTENSIONS, format_for_path, open_box_writer, parse_formats
-from ..media.video import BackgroundReader, FrameSource, ImageFolderSink, VideoSink, is_live
+from ..media.video import (VIDEO_EXTENSIONS, BackgroundReader, FrameSource, ImageFolderSink,
+                           VideoSink, is_live)
 from ..siamfc import SiamFCMultiTracker, TrackResult
 from . import webcam
 from .console import progress, say
 from .display import open_display
 from .errors import UserError
 from .options import (add_box_file_options, add_box_options, add_command, add_display_option,
-                      add_lost_options, add_model_options, build_multi_tracker, running_on,
-                      thread_policy)
+                      add_lost_options, add_model_options, build_multi_tracker,
+                      non_negative_int, positive_int, running_on, thread_policy)
 from .threads import ThreadGovernor
 
 
@@ -134,7 +135,7 @@ def plan_outputs(args: argparse.Namespace, sources: list[str], mapping: dict | N
             fmt = formats[0] if formats else format_for_path(args.output_boxes)
             plan.box_files.append((Path(args.output_boxes), fmt))
         if args.output_video:
-            plan.video = Path(args.output_video)
+            plan.video = VideoSink.check(args.output_video)
         if args.output_frames:
             plan.frames_dir = Path(args.output_frames)
         plans.append(plan)
@@ -146,13 +147,16 @@ class InputReport:
     frames: int = 0
     seconds: float = 0.0
     error: str | None = None
+    written: list[str] = field(default_factory=list)    # the files and folders written
 
 
 def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
-                select_boxes=None, governor: ThreadGovernor | None = None) -> InputReport:
-    """Track one input into its outputs (each update through ``governor`` when given).
-    Errors after the first frame leave every output valid with the frames done so far; they
-    are returned in the report, not raised."""
+                select_boxes=None, governor: ThreadGovernor | None = None,
+                start_frame: int = 0, max_frames: int | None = None) -> InputReport:
+    """Track one input into its outputs (each update through ``governor`` when given), from
+    its frame ``start_frame`` (0-based; the boxes are on it) for at most ``max_frames``
+    frames. Errors after the first frame leave every output valid with the frames done so
+    far; they are returned in the report, not raised."""
     report = InputReport()
     start = time.perf_counter()
     if not plan.boxes and select_boxes is None:
@@ -163,15 +167,19 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
         frames = iter(stack.enter_context(BackgroundReader(source, prefetch=8, name=plan.source)))
         # the first frame and its boxes are checked before any output file is created
         first = next(frames, None)
+        while first is not None and first[0] < start_frame:       # decoded and skipped
+            first = next(frames, None)
         if first is None:
-            raise InputError(f"{plan.source}: no frames could be read")
+            raise InputError(f"{plan.source}: no frames could be read" + (
+                f" at frame {start_frame} or later (--start-frame; it has "
+                f"{len(source) or 'fewer'} frames)" if start_frame else ""))
         boxes = plan.boxes or select_boxes(first[1])
         if not boxes:
             raise InputError(f"{plan.source}: no box drawn on the first frame")
         try:
             ids = tracker.init(first[1], np.asarray(boxes, dtype=np.float64))
         except ValueError as exc:
-            raise InputError(f"{plan.source}: frame 0: {exc}") from None
+            raise InputError(f"{plan.source}: frame {first[0]}: {exc}") from None
         writers = [stack.enter_context(open_box_writer(p, f, plan.source, source.fps))
                    for p, f in plan.box_files]
         sink = None
@@ -179,12 +187,13 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
             sink = stack.enter_context(VideoSink(plan.video, source.fps))
         elif plan.frames_dir is not None:
             sink = stack.enter_context(ImageFolderSink(plan.frames_dir))
-        bar.reset(total=len(source) or None)
+        total = max(len(source) - start_frame, 0) or None
+        bar.reset(total=min(total, max_frames) if total and max_frames else total or max_frames)
         results = [TrackResult(tuple(map(float, b)), 1.0, 1.0, i) for b, i in zip(boxes, ids)]
         index, frame = first
         try:
             while True:
-                if index > 0:
+                if index > first[0]:
                     results = governor.run(tracker.update, frame) if governor else \
                         tracker.update(frame)
                 for writer in writers:
@@ -197,14 +206,18 @@ def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
                         display.show(draw_status(shown, f"{plan.name}  frame {index}", "q quit"))
                         if display.key(1) in (ord("q"), 27):
                             raise KeyboardInterrupt
-                report.frames = index + 1
+                report.frames = index - start_frame + 1
                 bar.update(1)
+                if max_frames is not None and report.frames >= max_frames:
+                    break
                 nxt = next(frames, None)
                 if nxt is None:
                     break
                 index, frame = nxt
         except SourceError as exc:
             report.error = f"{exc} ({report.frames} frames tracked before it are written)"
+        report.written = [str(p) for w in writers for p in w.written] + [
+            str(p) for p in (plan.video, plan.frames_dir) if p is not None]
     report.seconds = time.perf_counter() - start
     return report
 
@@ -226,10 +239,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_box_options(inputs)
     inputs.add_argument("--boxes-json", metavar="FILE",
                         help="JSON file mapping each input to its box or boxes")
+    inputs.add_argument("--start-frame", type=non_negative_int, default=0, metavar="N",
+                        help="start at frame N (0-based; the boxes are on it; frames before "
+                             "it are decoded and skipped; default 0)")
+    inputs.add_argument("--max-frames", type=positive_int, metavar="N",
+                        help="track at most N frames of each input (the first included)")
     outputs = p.add_argument_group("outputs (at least one, unless a window shows the tracking)")
     add_box_file_options(outputs)
     outputs.add_argument("--output-video", metavar="FILE",
-                         help="annotated video (.mp4 or .avi), one input only")
+                         help=f"annotated video ({', '.join(VIDEO_EXTENSIONS)}), one input only")
     outputs.add_argument("--output-frames", metavar="DIR",
                          help="folder for annotated frames, one input only")
     outputs.add_argument("--output-dir", metavar="DIR",
@@ -287,9 +305,10 @@ def track_files(args: argparse.Namespace, display) -> int:
     failures = write_failures = 0
     try:
         for plan in plans:
-            per_file.set_description(plan.name)
+            per_file.set_description(plan.name, refresh=False)
             try:
-                report = track_input(plan, tracker, display, per_file, select, governor)
+                report = track_input(plan, tracker, display, per_file, select, governor,
+                                     args.start_frame, args.max_frames)
             except (InputError, SourceError, ValueError) as exc:
                 failures += 1
                 say(args, f"siamfc: error: {exc}" + (" (input skipped)" if len(plans) > 1 else ""),
@@ -305,7 +324,7 @@ def track_files(args: argparse.Namespace, display) -> int:
             if report.error:
                 failures += 1
                 say(args, f"siamfc: error: {report.error}", force=True)
-            outputs = plan.outputs
+            outputs = report.written
             say(args, f"{plan.source}: {report.frames} frames in {report.seconds:.1f} s "
                 f"({report.frames / max(report.seconds, 1e-9):.1f} fps, {running_on(tracker)})"
                 + (f" -> {', '.join(outputs)}" if outputs else ""))

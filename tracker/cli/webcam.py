@@ -62,17 +62,21 @@ def _hit(results: Sequence[TrackResult], point: tuple[int, int]) -> int | None:
     return min(inside, key=lambda r: r.box[2] * r.box[3]).target_id if inside else None
 
 
-def run_live(source_name: str, tracker: SiamFCMultiTracker, display: Display | None,
-             options: LiveOptions, governor: ThreadGovernor | None = None) -> LiveStats:
-    """Track in ``source_name`` (camera index, URL, or a file standing in for a camera) until
-    the feed ends, ``q`` or Ctrl-C. Outputs are closed (valid) however the loop ends."""
+def run_live(source_name: str | FrameSource, tracker: SiamFCMultiTracker,
+             display: Display | None, options: LiveOptions,
+             governor: ThreadGovernor | None = None) -> LiveStats:
+    """Track in ``source_name`` (camera index, URL, or a file standing in for a camera; or
+    such a source already open, closed here) until the feed ends, ``q`` or Ctrl-C. Outputs
+    are closed (valid) however the loop ends."""
     stats = LiveStats()
     results: list[TrackResult] = []
     selected: int | None = None
     fps = 0.0
     start = time.perf_counter()
     with ExitStack() as stack:
-        source = stack.enter_context(FrameSource(source_name))
+        source = stack.enter_context(source_name if isinstance(source_name, FrameSource)
+                                     else FrameSource(source_name))
+        source_name = source.source
         reader = stack.enter_context(BackgroundReader(source, latest=is_live(source_name),
                                                       timeout=options.timeout, name=source_name))
         sink = stack.enter_context(VideoSink(options.record, source.fps)) if options.record else None
@@ -192,19 +196,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """``siamfc webcam`` (and ``siamfc track`` given a camera or stream)."""
     boxes = [parse_box(b) for b in (args.box or [])]
-    display = open_display(args)
-    if not boxes and display is None:
-        raise UserError("no --box given and no display to draw one on; pass --box X,Y,W,H "
-                        "(0-based pixels)")
-    record = getattr(args, "record", None) or getattr(args, "output_video", None)
-    options = LiveOptions(record=record, output_boxes=args.output_boxes,
-                          box_format=args.format.split(",")[0] if args.format else None,
-                          snapshot_dir=getattr(args, "snapshot_dir", ".") or ".",
-                          timeout=getattr(args, "timeout", 10.0), boxes=boxes,
-                          max_frames=getattr(args, "max_frames", None))
-    governor = thread_policy(args)
-    tracker = build_multi_tracker(args, redetect=getattr(args, "redetect", None) is not False)
-    stats = run_live(str(args.camera), tracker, display, options, governor)
+    # a missing camera is the first thing said (before the display, before the model loads)
+    with FrameSource(str(args.camera)) as source:
+        display = open_display(args)
+        if not boxes and display is None:
+            raise UserError("no --box given and no display to draw one on; pass --box X,Y,W,H "
+                            "(0-based pixels)")
+        record = getattr(args, "record", None) or getattr(args, "output_video", None)
+        options = LiveOptions(record=record, output_boxes=args.output_boxes,
+                              box_format=args.format.split(",")[0] if args.format else None,
+                              snapshot_dir=getattr(args, "snapshot_dir", ".") or ".",
+                              timeout=getattr(args, "timeout", 10.0), boxes=boxes,
+                              max_frames=getattr(args, "max_frames", None))
+        governor = thread_policy(args)
+        tracker = build_multi_tracker(args, redetect=getattr(args, "redetect", None) is not False)
+        stats = run_live(source, tracker, display, options, governor)
     say(args, f"{stats.frames} frames in {stats.seconds:.1f} s "
               f"({stats.frames / max(stats.seconds, 1e-9):.1f} fps), {stats.dropped} stale frames "
               "dropped" + "".join(f"; snapshot {p}" for p in stats.snapshots)

@@ -28,6 +28,10 @@ class Tracker(Protocol):
     def update(self, frame: np.ndarray) -> np.ndarray: ...   # a box, or a result with .box
 
 
+# the ONNX files each OpenCV tracker loads (--nano-backbone, --nano-head, --vit-model)
+ONNX_USED = {"opencv-nano": ("nano_backbone", "nano_head"), "opencv-vit": ("vit_model",)}
+
+
 @dataclass
 class TrackerSpec:
     """What a worker process needs to build a tracker (picklable)."""

@@ -197,6 +197,14 @@ class Experiment:
                     on_done(outcome)
         return outcomes
 
+    def stored_trackers(self) -> list[str]:
+        """The results folders in ``results_dir`` holding results of any of the sequences
+        (sorted): what a report of this results dir covers."""
+        if not self.results_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.results_dir.iterdir() if p.is_dir() and any(
+            (p / f"{seq.name}.txt").is_file() for seq in self.sequences))
+
     def _stored(self, spec: TrackerSpec) -> list[str]:
         """Sequences of ``spec`` whose results are stored already."""
         folder = self.results_dir / spec.label
@@ -239,9 +247,13 @@ class Experiment:
         return per_seq, problems
 
     def report(self, trackers: list[str], plots: bool = True, dataset: str = "",
-               command: str = "") -> dict:
+               command: str = "", earlier: list[str] | None = None) -> dict:
         """Write performance.json per tracker, report.md (headed by ``dataset``, the sequences,
-        what made each tracker's results and ``command``) and the plots; return the numbers."""
+        what made each tracker's results and ``command``) and the plots; return the numbers.
+        ``earlier``: more trackers whose results are stored from earlier runs, reported too
+        (and named as such)."""
+        earlier = [name for name in (earlier or []) if name not in trackers]
+        trackers = list(trackers) + earlier
         performance: dict = {}
         problems: list[str] = []
         for name in trackers:
@@ -258,7 +270,8 @@ class Experiment:
                 json.dump({name: performance[name]}, fh, indent=2)
         self.report_dir.mkdir(parents=True, exist_ok=True)
         made = {name: read_provenance(self.results_dir / name) for name in performance}
-        header = report_header(dataset, self.sequences, made, command)
+        header = report_header(dataset, self.sequences, made, command,
+                               [name for name in earlier if name in performance])
         confidence = {name: self.failures(name) for name in performance}
         confidence = {name: c for name, c in confidence.items() if c is not None}
         for name, (stats, _) in confidence.items():
@@ -302,8 +315,9 @@ class Experiment:
 
 
 def report_header(dataset: str, sequences: list[Sequence], made: dict[str, dict | None],
-                  command: str = "") -> str:
-    """The top of report.md: title, dataset, sequences and frames, date, command, and per
+                  command: str = "", earlier: list[str] | None = None) -> str:
+    """The top of report.md: title, dataset, sequences and frames, date, command, which
+    trackers it covers (``earlier``: those whose results come from earlier runs), and per
     tracker what made its results (versions, weights, precision, CPU)."""
     frames = sum(len(s.frames) for s in sequences)
     lines = [f"# Tracking results{f': {Path(dataset).name}' if dataset else ''}", "",
@@ -311,6 +325,10 @@ def report_header(dataset: str, sequences: list[Sequence], made: dict[str, dict 
              f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}"]
     if command:
         lines.append(f"- command: `{command}`")
+    ran = [name for name in made if name not in (earlier or [])]
+    lines.append(f"- trackers: {', '.join(ran) or 'none'}" + (
+        f"; with results from earlier runs in the same results folder: {', '.join(earlier)}"
+        if earlier else ""))
     lines += ["", "| tracker | precision | weights (sha256) | siamfc | torch | OpenCV | CPU |",
               "|---|---|---|---|---|---|---|"]
     for name, info in made.items():
@@ -372,12 +390,23 @@ def failures_table(confidence: dict[str, dict[str, FailureStats]]) -> str:
         if s is None:
             continue
         others = ", ".join(f"{'sigmoid(peak)' if k == 'peak' else k.removeprefix('cue_')} "
-                           f"{v.roc_auc:.3f}" for k, v in stats.items() if k != "score")
-        lines.append(f"| {name} | {s.roc_auc:.3f} | {s.flagged} / {s.failures} "
-                     f"({100 * s.recall:.0f}%) | {s.good_flagged} / {s.good_frames} "
-                     f"({100 * s.false_flag_rate:.1f}%) | {s.median_score_held:.2f} / "
-                     f"{s.median_score_failed:.2f} | {others} |")
+                           f"{_number(v.roc_auc, '.3f')}" for k, v in stats.items() if k != "score")
+        lines.append(f"| {name} | {_number(s.roc_auc, '.3f')} | "
+                     f"{_share(s.flagged, s.failures, '.0f')} | "
+                     f"{_share(s.good_flagged, s.good_frames, '.1f')} | "
+                     f"{_number(s.median_score_held, '.2f')} / "
+                     f"{_number(s.median_score_failed, '.2f')} | {others} |")
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float, fmt: str) -> str:
+    """``value`` formatted, or "-" where there was nothing to compute it from (NaN)."""
+    return format(value, fmt) if np.isfinite(value) else "-"
+
+
+def _share(part: int, whole: int, fmt: str) -> str:
+    """"3 / 4 (75%)", or "none" where there is nothing to count."""
+    return f"{part} / {whole} ({format(100 * part / whole, fmt)}%)" if whole else "none"
 
 
 def plot_confidence(series: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],

@@ -13,12 +13,14 @@ from pathlib import Path
 from ..confidence import score_model_file
 from ..model.weights import file_sha256
 from ..steps.online import uses_online
-from .adapters import TrackerSpec, tracker_config, weights_path
+from .adapters import ONNX_USED, TrackerSpec, tracker_config, weights_path
 
 FILE = "provenance.json"
 # what changes the boxes a tracker produces; the rest (CPU name, Python) is recorded only
-COMPARED = ("siamfc", "torch", "opencv", "precision", "device", "cpu_capability",
-            "weights_sha256", "score_model_sha256", "onnx_sha256", "config")
+# (per tracker: ours do not read ONNX files, OpenCV's neither torch nor our network)
+COMPARED_SIAMFC = ("siamfc", "torch", "opencv", "precision", "device", "cpu_capability",
+                   "weights_sha256", "score_model_sha256", "config")
+COMPARED_OPENCV = ("siamfc", "opencv", "onnx_sha256")
 NAMES = {"siamfc": "siamfc", "torch": "torch", "opencv": "OpenCV", "precision": "precision",
          "device": "device", "cpu_capability": "CPU capability", "weights_sha256": "weights",
          "score_model_sha256": "score model", "onnx_sha256": "ONNX files",
@@ -54,9 +56,11 @@ def provenance(spec: TrackerSpec) -> dict:
         info["score_model_sha256"] = file_sha256(scorer) if scorer is not None else "none"
         if not str(spec.device).startswith("cpu"):
             info["cpu_capability"] = "-"          # the CPU does not run the network
-    if spec.onnx:
+    used = {k: v for k, v in spec.onnx.items() if k in ONNX_USED.get(spec.name, ())}
+    if used:
         info["onnx_sha256"] = {k: file_sha256(v) if Path(v).is_file() else "missing"
-                               for k, v in sorted(spec.onnx.items())}
+                               for k, v in sorted(used.items())}
+    info["compared"] = list(COMPARED_SIAMFC if weights is not None else COMPARED_OPENCV)
     return info
 
 
@@ -77,9 +81,10 @@ def write_provenance(folder: Path, info: dict) -> None:
 
 
 def differences(stored: dict, current: dict) -> list[str]:
-    """``["OpenCV 5.1.0 (now 5.0.0)", ...]``: what differs between two provenances."""
+    """``["OpenCV 5.1.0 (now 5.0.0)", ...]``: what differs between two provenances, among
+    what the current tracker uses (its ``compared`` keys; ONNX files only those it loads)."""
     out = []
-    for key in COMPARED:
+    for key in current.get("compared", COMPARED_SIAMFC + COMPARED_OPENCV[2:]):
         if stored.get(key) != current.get(key):
             was, now = stored.get(key, "unknown"), current.get(key, "unknown")
             if key == "config" and not isinstance(was, dict):

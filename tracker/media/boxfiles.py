@@ -49,6 +49,11 @@ class BoxWriter:
     def _write(self, frame: int, results: Sequence[TargetBox]) -> None:
         raise NotImplementedError
 
+    @property
+    def written(self) -> list[Path]:
+        """The files this writer writes (one, or one per target for some formats)."""
+        return [self.path]
+
     def close(self) -> None:
         """Flush and close; safe to call twice."""
 
@@ -120,6 +125,11 @@ class OTBBoxWriter(BoxWriter):
             fh = self._files[target_id] = open(path, "w", encoding="utf-8")
             self.paths[target_id] = path
         return fh
+
+    @property
+    def written(self) -> list[Path]:
+        """The per-target files (``path`` itself for a single target or before any frame)."""
+        return list(self.paths.values()) or [self.path]
 
     def _write(self, frame: int, results: Sequence[TargetBox]) -> None:
         if self._single is None:

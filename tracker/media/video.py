@@ -67,7 +67,8 @@ class FrameSource:
             if not self._cap.isOpened():
                 what = f"camera {target}" if isinstance(target, int) else f"stream {target}"
                 raise SourceError(f"{what} could not be opened; check that it is connected "
-                                  "(and not used by another program), or pick another with --camera")
+                                  "(and not used by another program), or try another "
+                                  + ("camera index" if isinstance(target, int) else "URL"))
         else:
             path = Path(self.source)
             if path.is_dir():
@@ -228,25 +229,35 @@ class BackgroundReader:
         self.close()
 
 
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv")   # what VideoSink writes
+
+
 class VideoSink:
     """Write BGR frames to a video file; the writer opens on the first frame (its size) and
     is released on exit. The codec follows the extension (.mp4 -> mp4v, .avi -> MJPG), falling
     back to the next candidate the installed OpenCV can open."""
 
     CODECS = {".mp4": ("mp4v", "avc1"), ".m4v": ("mp4v", "avc1"), ".mov": ("mp4v", "avc1"),
-              ".avi": ("MJPG", "XVID"), ".mkv": ("MJPG", "XVID")}
+              ".avi": ("MJPG", "XVID"), ".mkv": ("MJPG", "XVID")}     # VIDEO_EXTENSIONS
 
     def __init__(self, path: str | os.PathLike, fps: float = 30.0) -> None:
-        self.path = Path(path)
-        ext = self.path.suffix.lower()
-        if ext not in self.CODECS:
-            raise ValueError(f"{self.path}: unsupported video extension {ext!r}; "
-                             f"use one of {sorted(self.CODECS)}")
+        self.path = self.check(path)
         if not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fps = fps
         self._writer: cv2.VideoWriter | None = None
         self.frames_written = 0
+
+    @classmethod
+    def check(cls, path: str | os.PathLike) -> Path:
+        """``path`` if its extension is one this sink writes, else ``ValueError`` naming them
+        (before anything is tracked)."""
+        path = Path(path)
+        if path.suffix.lower() not in cls.CODECS:
+            raise ValueError(f"{path}: cannot write a video with extension "
+                             f"{path.suffix.lower() or '(none)'!r}; use one of "
+                             f"{', '.join(VIDEO_EXTENSIONS)}")
+        return path
 
     def write(self, frame: np.ndarray) -> None:
         if self._writer is None:

@@ -16,6 +16,7 @@ from ..diagnostics.profiling import StageTimer
 from ..geometry import context_size, hann_window
 from ..model.heads import BoxOutput
 from ..targets import Targets
+from .exclusion import keep_apart
 from .features import Features
 from .online import OnlineModel, label_sigma
 from .outcome import StepOutcome
@@ -65,6 +66,9 @@ class BoxStep:
                 learned, spec = online.respond(targets, layers, out.cls.shape[-1])
                 out = BoxOutput(out.cls + cfg.online_weight * learned[:, None], out.quality,
                                 out.ltrb)
+        if targets is not None:          # the other targets' places are no candidates
+            (kept,) = keep_apart([out.cls], targets, x_sz[:, None], cfg)
+            out = BoxOutput(kept, out.quality, out.ltrb)
         cls = out.cls[:, 0]
         with timer.stage("upsample_peak"):
             to_crop = torch.from_numpy(cfg.instance_size / x_sz).float().to(device)    # (n,)

@@ -207,6 +207,26 @@ class OnlineModel:
     def __init__(self, cfg: TrackerConfig, features: Features) -> None:
         self.cfg, self.features = cfg, features
         self._window: torch.Tensor | None = None
+        self._calls = 0
+
+    def due(self) -> bool:
+        """Count a learning frame; whether the filters are refined on it (every
+        ``online_interval``-th)."""
+        self._calls += 1
+        return self._calls % self.cfg.online_interval == 0
+
+    @staticmethod
+    def labelled(use: np.ndarray, disp: np.ndarray, sigma: np.ndarray, size: tuple[int, int],
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The rows of the targets ``use`` (N,) bool that learn, on ``device``, and their
+        (r, H, W) labels: Gaussians ``sigma`` (N,) cells wide, displaced ``disp`` (N, 2)
+        (row, col) response cells from the centre of (H, W) ``size`` maps; None for none."""
+        rows = np.flatnonzero(use)
+        if len(rows) == 0:
+            return None
+        centres = feature_centres(torch.from_numpy(disp[rows]).float().to(device), size[0])
+        return (torch.from_numpy(rows).to(device),
+                gaussian_labels(centres, torch.from_numpy(sigma[rows]).to(device), *size))
 
     def window(self, h: int, w: int) -> torch.Tensor:
         if self._window is None or self._window.shape != (h, w):
@@ -220,14 +240,13 @@ class OnlineModel:
             return self.features.search_layers(crops)
         return [self.features.search(crops)]
 
-    def start(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
-              z_feat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The ``Targets.cf_*`` fields of n new targets (centres, sizes (n, 2) frame px,
-        exemplar sides z_sz (n,), exemplar features (n, C, h, w)), learned from augmented
-        search crops of the first frame ``img``: projections (n, C, d), regression terms r
-        (n, F, d) and S (n, F, d, d), filters (n, F, d), and the (n,) gains (on the device)
-        that scale each
-        filter's response to the siamese response's range on the first frame."""
+    def first_samples(self, img: FrameCrops, center: np.ndarray, size: np.ndarray,
+                      z_sz: np.ndarray) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor,
+                                                 torch.Tensor]:
+        """The first frame's augmented samples of n new targets (centres, sizes (n, 2) frame px,
+        exemplar sides z_sz (n,)): their feature ``layers`` (each (k*n, C_l, H, W),
+        augmentation-major: rows j*n..(j+1)*n-1 are augmentation j), the normalised features
+        (k*n, C, H, W), the projections (n, C, d) and the labels (k*n, H, W)."""
         cfg, n, k = self.cfg, len(center), len(AUGMENTATIONS)
         x_sz = z_sz * cfg.instance_size / cfg.exemplar_size                           # (n,)
         zoom = cfg.instance_size / x_sz
@@ -241,24 +260,40 @@ class OnlineModel:
         feat = normalised(layers)
         h, w = feat.shape[-2:]
         proj = principal_axes(feat[:n], min(cfg.online_channels, feat.shape[1]))      # (n, C, d)
-        x = spectra(feat, proj.repeat(k, 1, 1), self.window(h, w))                # (k*n, F, d)
         disp = torch.from_numpy(shifts[:, ::-1].copy()).float().to(feat.device) / cfg.total_stride
         flip = torch.tensor([a[5] for a in AUGMENTATIONS], device=feat.device)
         disp[:, 1] = torch.where(flip, -disp[:, 1], disp[:, 1])              # (k, 2) row, col
         sigma = torch.from_numpy(label_sigma(size, zoom, cfg.total_stride, cfg.online_sigma))
         labels = gaussian_labels(feature_centres(disp.repeat_interleave(n, 0), h),
                                  sigma.repeat(k).to(feat.device), h, w)
+        return layers, feat, proj, labels
+
+    def gain(self, z_feat: torch.Tensor, search: torch.Tensor, own: torch.Tensor
+             ) -> torch.Tensor:
+        """(n,) gains that scale the filters' responses ``own`` (n, R, R) on the first frame's
+        crops to the siamese response's range there (its peak over its median: the filter's
+        own peak there is well below the label's 1), from the exemplar features ``z_feat`` and
+        the crops' search features ``search`` (n, C, H, W)."""
+        siam = self.features.model.response(z_feat, search)[:, 0]                    # (n, R, R)
+        return _spread(siam) / _spread(own).clamp_min(1e-12)
+
+    def start(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
+              z_feat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The ``Targets.cf_*`` fields of n new targets (centres, sizes (n, 2) frame px,
+        exemplar sides z_sz (n,), exemplar features (n, C, h, w)), learned from augmented
+        search crops of the first frame ``img``: projections (n, C, d), regression terms r
+        (n, F, d) and S (n, F, d, d), filters (n, F, d), and the (n,) gains (on the device)."""
+        cfg, n, k = self.cfg, len(center), len(AUGMENTATIONS)
+        layers, feat, proj, labels = self.first_samples(img, center, size, z_sz)
+        h, w = feat.shape[-2:]
+        x = spectra(feat, proj.repeat(k, 1, 1), self.window(h, w))                # (k*n, F, d)
         rhs, stats = sample_terms(x, labels)
         rhs = rhs.view(k, n, *rhs.shape[1:]).mean(dim=0)
         stats = stats.view(k, n, *stats.shape[1:]).mean(dim=0)
         filt = solve(stats, rhs, torch.zeros_like(rhs), cfg.online_reg, 2 * proj.shape[-1])
-        # gain: the siamese response's peak over its median, against the filter's, on the
-        # first frame's crop (the filter's own peak there is well below the label's 1)
-        siam = self.features.model.response(z_feat, layers[0][:n])[:, 0]             # (n, R, R)
-        own = to_response_grid(filter_response(filt, x[:n], (h, w)), siam.shape[-1])
-        gain = _spread(siam) / _spread(own).clamp_min(1e-12)
+        own = to_response_grid(filter_response(filt, x[:n], (h, w)), cfg.response_size)
         return {"cf_proj": proj, "cf_rhs": rhs, "cf_stats": stats, "cf_filter": filt,
-                "cf_gain": gain}
+                "cf_gain": self.gain(z_feat, layers[0][:n], own)}
 
     def respond(self, targets: Targets, layers: list[torch.Tensor], response_size: int
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -281,16 +316,14 @@ class OnlineModel:
         bool and refine their filters: the chosen crops' spectra ``x`` (N, F, d), the targets
         displaced ``disp`` (N, 2) (row, col) response cells from the crop's centre, labels
         ``sigma`` (N,) cells wide, on (H, W) ``size`` feature maps."""
-        rows = np.flatnonzero(use)
-        if len(rows) == 0:
+        picked = self.labelled(use, disp, sigma, size, x.device)
+        if picked is None:
             return
-        t, cfg = targets, self.cfg
-        idx = torch.from_numpy(rows).to(x.device)
-        centres = feature_centres(torch.from_numpy(disp[rows]).float().to(x.device), size[0])
-        labels = gaussian_labels(centres, torch.from_numpy(sigma[rows]).to(x.device), *size)
+        (idx, labels), t, cfg = picked, targets, self.cfg
         rhs, stats = sample_terms(x[idx], labels)
         lr = cfg.online_lr
         t.cf_rhs[idx] = (1 - lr) * t.cf_rhs[idx] + lr * rhs
         t.cf_stats[idx] = (1 - lr) * t.cf_stats[idx] + lr * stats
-        t.cf_filter[idx] = solve(t.cf_stats[idx], t.cf_rhs[idx], t.cf_filter[idx], cfg.online_reg,
-                                 cfg.online_steps)
+        if self.due():
+            t.cf_filter[idx] = solve(t.cf_stats[idx], t.cf_rhs[idx], t.cf_filter[idx],
+                                     cfg.online_reg, cfg.online_steps)

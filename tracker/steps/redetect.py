@@ -18,6 +18,7 @@ from ..confidence import ScoreModel
 from ..crops import FrameCrops
 from ..diagnostics.profiling import StageTimer
 from ..targets import Targets
+from .exclusion import keep_apart_wide
 from .features import Features
 from .scoring import raw_cues, reference_free_cues
 
@@ -98,7 +99,8 @@ class WideSearch:
         side = wide_side(t, i, cfg)
         with self.timer.stage("redetect"):
             x_feat = self.features.search(img(centre[None], np.array([side]), cfg.wide_size))
-            resp = self.features.model.response(t.z_feat[i:i + 1], x_feat)[0, 0]
+            resp = keep_apart_wide(self.features.model.response(t.z_feat[i:i + 1], x_feat)[0, 0],
+                                   t, i, centre, side, cfg)     # not onto another target
             flat = int(torch.argmax(resp))
             found, _ = raw_cues(resp[None], t.z_feat[i:i + 1], x_feat, t.good[i:i + 1, 2:4],
                                 cfg.wide_size / side, cfg.total_stride)

@@ -10,7 +10,8 @@ For all N targets and S scales at once (Bertinetto et al. 2016, section 2.4):
   6. damp the size update with the scale learning rate and clamp it.
 With ``distractors`` the target is placed on the response with its look-alikes subtracted
 (``distractors.py``); its cues (the score) stay those of the plain response. With the online
-model (``online.py``) its response is added to the siamese one, for placing and for the cues.
+model (``online.py``) its response is added to the siamese one, for placing and for the cues;
+with several targets, each other target's place is pushed down (``exclusion.py``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..diagnostics.profiling import StageTimer
 from ..geometry import scale_factors
 from ..targets import Targets
 from .distractors import placed_response, secondary_peaks
+from .exclusion import keep_apart
 from .features import Features
 from .online import OnlineModel, label_sigma
 from .outcome import StepOutcome
@@ -77,6 +79,8 @@ class ScaleSearch:
                 learned, spec = self.online.respond(t, layers, cfg.response_size)
                 learned = cfg.online_weight * learned[:, None]
                 placed, resp = placed + learned, resp + learned      # the cues read it too
+        # the other targets' places are no candidates (exclusion.py); the cues read that too
+        placed, resp = keep_apart([placed, resp], t, sizes.reshape(n, s), cfg)
 
         with timer.stage("upsample_peak"):
             # 3. upsample, penalise scale changes, pick the best scale per target
