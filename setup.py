@@ -43,6 +43,7 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
         "eval": ["matplotlib>=3.5"],
+        "ray": ["ray==2.60.0"],          # siamfc track/eval --ray (tracker/batch/cluster.py)
     },
     entry_points={"console_scripts": ["siamfc=tracker.cli:main"]},
     license="MIT",

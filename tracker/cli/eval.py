@@ -8,7 +8,7 @@ from pathlib import Path
 from .console import progress, say
 from .errors import EXIT_FAILURE, EXIT_OK, UserError
 from .options import (add_command, add_device_option, add_dtype_option, add_settings_option,
-                      parse_settings)
+                      parse_settings, positive_int, require_ray_here)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_group = p.add_argument_group("run and report")
     run_group.add_argument("--workers", type=int, default=1,
                            help="parallel processes (default 1)")
+    run_group.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                           help="one Ray task per tracker and sequence instead (needs the ray "
+                                "extra): alone, a local Ray instance; with an ADDRESS (auto, "
+                                "ray://host:10001) the running cluster's (ROOT and the results "
+                                "folder on storage every node sees)")
+    run_group.add_argument("--ray-cpus", type=positive_int, default=1, metavar="N",
+                           help="with --ray: CPUs per task, its torch threads (default 1)")
     run_group.add_argument("--results-dir", default="results", metavar="DIR",
                            help="where each tracker's boxes and times go (default results)")
     run_group.add_argument("--report-dir", default="reports", metavar="DIR",
@@ -92,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     # dtype auto -> the precision used here (int8 or fp32), named in the results folder
     specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights,
                          box_weights=args.box_weights, settings=settings).resolved() for n in names]
+    if args.ray is not None:
+        require_ray_here(args)
     experiment = Experiment(sequences, args.results_dir, args.report_dir)
     experiment.check(specs, args.overwrite)     # unbuildable trackers, stale results: before the bar
     bar = progress(len(specs) * len(sequences), "eval", enabled=not args.quiet, unit="seq")
@@ -104,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
             say(args, f"siamfc: failed: {failures[-1]}", force=True)
 
     try:
-        experiment.run(specs, workers=args.workers, overwrite=args.overwrite, on_done=on_done)
+        experiment.run(specs, workers=args.workers, overwrite=args.overwrite, on_done=on_done,
+                       ray=args.ray, ray_cpus=args.ray_cpus)
     finally:
         bar.close()
     # the report covers every tracker with results in the results folder, this run's first

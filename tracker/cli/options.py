@@ -285,3 +285,17 @@ def training_sequences(args: argparse.Namespace, weights: list[float] | None = N
     if not sequences:
         raise UserError("no usable training sequences in " + ", ".join(args.data))
     return sequences, seq_weights, problems
+
+
+def require_ray_here(args: argparse.Namespace) -> None:
+    """--ray: a one-line ``UserError`` naming the install when Ray is missing; Ray's own log
+    lines (e.g. about its token authentication) off unless --debug."""
+    import logging
+
+    from ..batch.cluster import require_ray
+    try:
+        require_ray()
+    except ImportError as exc:
+        raise UserError(str(exc)) from None
+    if not getattr(args, "debug", False):
+        logging.getLogger("ray").setLevel(logging.ERROR)

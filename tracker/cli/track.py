@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import time
-from contextlib import ExitStack
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +19,10 @@ import numpy as np
 from ..errors import SourceError
 from ..geometry import parse_box
 from ..media.annotate import draw_status, draw_targets
-from ..media.boxfiles import EXTENSIONS, format_for_path, open_box_writer, parse_formats
-from ..media.video import (VIDEO_EXTENSIONS, BackgroundReader, FrameSource, ImageFolderSink,
-                           VideoSink, is_live)
-from ..siamfc import SiamFCMultiTracker, TrackResult
+from ..media.boxfiles import EXTENSIONS, format_for_path, parse_formats
+from ..batch.tracking import JobReport, TrackJob, track_job
+from ..media.video import VIDEO_EXTENSIONS, VideoSink, is_live
+from ..siamfc import SiamFCMultiTracker
 from . import webcam
 from .console import progress, say
 from .display import open_display
@@ -142,84 +141,39 @@ def plan_outputs(args: argparse.Namespace, sources: list[str], mapping: dict | N
     return plans
 
 
-@dataclass
-class InputReport:
-    frames: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-    written: list[str] = field(default_factory=list)    # the files and folders written
+def job_for(plan: InputPlan, start_frame: int = 0, max_frames: int | None = None) -> TrackJob:
+    """The library's ``TrackJob`` of an input's plan."""
+    return TrackJob(plan.source, tuple(plan.boxes), tuple((str(p), f) for p, f in plan.box_files),
+                    str(plan.video) if plan.video else None,
+                    str(plan.frames_dir) if plan.frames_dir else None, start_frame, max_frames)
 
 
 def track_input(plan: InputPlan, tracker: SiamFCMultiTracker, display, bar,
                 select_boxes=None, governor: ThreadGovernor | None = None,
-                start_frame: int = 0, max_frames: int | None = None) -> InputReport:
-    """Track one input into its outputs (each update through ``governor`` when given), from
-    its frame ``start_frame`` (0-based; the boxes are on it) for at most ``max_frames``
-    frames. Errors after the first frame leave every output valid with the frames done so
-    far; they are returned in the report, not raised."""
-    report = InputReport()
-    start = time.perf_counter()
+                start_frame: int = 0, max_frames: int | None = None) -> JobReport:
+    """Track one input into its outputs (``batch.track_job``), each update through
+    ``governor`` when given, shown on ``display`` and counted on ``bar``. Problems before the
+    first frame raise ``InputError``; errors after it leave every output valid with the frames
+    done so far and are returned in the report, not raised."""
     if not plan.boxes and select_boxes is None:
         raise InputError(f"{plan.source}: no initial box (pass --box or --boxes-json, or draw "
                          "one on the first frame with a display)")
-    with ExitStack() as stack:
-        source = stack.enter_context(FrameSource(plan.source))
-        frames = iter(stack.enter_context(BackgroundReader(source, prefetch=8, name=plan.source)))
-        # the first frame and its boxes are checked before any output file is created
-        first = next(frames, None)
-        while first is not None and first[0] < start_frame:       # decoded and skipped
-            first = next(frames, None)
-        if first is None:
-            raise InputError(f"{plan.source}: no frames could be read" + (
-                f" at frame {start_frame} or later (--start-frame; it has "
-                f"{len(source) or 'fewer'} frames)" if start_frame else ""))
-        boxes = plan.boxes or select_boxes(first[1])
-        if not boxes:
-            raise InputError(f"{plan.source}: no box drawn on the first frame")
-        try:
-            ids = tracker.init(first[1], np.asarray(boxes, dtype=np.float64))
-        except ValueError as exc:
-            raise InputError(f"{plan.source}: frame {first[0]}: {exc}") from None
-        writers = [stack.enter_context(open_box_writer(p, f, plan.source, source.fps))
-                   for p, f in plan.box_files]
-        sink = None
-        if plan.video is not None:
-            sink = stack.enter_context(VideoSink(plan.video, source.fps))
-        elif plan.frames_dir is not None:
-            sink = stack.enter_context(ImageFolderSink(plan.frames_dir))
-        total = max(len(source) - start_frame, 0) or None
-        bar.reset(total=min(total, max_frames) if total and max_frames else total or max_frames)
-        results = [TrackResult(tuple(map(float, b)), 1.0, 1.0, i) for b, i in zip(boxes, ids)]
-        index, frame = first
-        try:
-            while True:
-                if index > first[0]:
-                    results = governor.run(tracker.update, frame) if governor else \
-                        tracker.update(frame)
-                for writer in writers:
-                    writer.write(index, results)
-                if sink is not None or display is not None:
-                    shown = draw_targets(frame, results)
-                    if sink is not None:
-                        sink.write(shown)
-                    if display is not None:
-                        display.show(draw_status(shown, f"{plan.name}  frame {index}", "q quit"))
-                        if display.key(1) in (ord("q"), 27):
-                            raise KeyboardInterrupt
-                report.frames = index - start_frame + 1
-                bar.update(1)
-                if max_frames is not None and report.frames >= max_frames:
-                    break
-                nxt = next(frames, None)
-                if nxt is None:
-                    break
-                index, frame = nxt
-        except SourceError as exc:
-            report.error = f"{exc} ({report.frames} frames tracked before it are written)"
-        report.written = [str(p) for w in writers for p in w.written] + [
-            str(p) for p in (plan.video, plan.frames_dir) if p is not None]
-    report.seconds = time.perf_counter() - start
-    return report
+
+    def on_frame(index: int, frame: np.ndarray, results: list) -> None:
+        bar.update(1)
+        if display is not None:
+            shown = draw_targets(frame, results)
+            display.show(draw_status(shown, f"{plan.name}  frame {index}", "q quit"))
+            if display.key(1) in (ord("q"), 27):
+                raise KeyboardInterrupt
+
+    try:
+        return track_job(job_for(plan, start_frame, max_frames), tracker,
+                         update=(lambda f: governor.run(tracker.update, f)) if governor else None,
+                         choose_boxes=select_boxes,
+                         on_start=lambda total: bar.reset(total=total), on_frame=on_frame)
+    except (SourceError, ValueError) as exc:
+        raise InputError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -257,6 +211,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     outputs.add_argument("--no-video", action="store_true",
                          help="with --output-dir: no annotated video")
     add_lost_options(add_model_options(p, threads="auto"))
+    cluster = p.add_argument_group("many videos, many machines (needs the ray extra)")
+    cluster.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                         help="one Ray task per input: alone, a local Ray instance on this "
+                              "machine; with an ADDRESS (auto, ray://host:10001) the running "
+                              "cluster's (inputs and --output-dir on storage every node sees)")
+    cluster.add_argument("--ray-cpus", type=positive_int, default=1, metavar="N",
+                         help="CPUs per task, its torch threads (default 1: on 2 cores, two "
+                              "1-CPU tasks at a time tracked as many frames per second as one "
+                              "2-CPU task, and more tasks share a bigger machine; README, "
+                              "Many videos)")
     add_display_option(p.add_argument_group("display"))
     p.set_defaults(func=run)
 
@@ -292,13 +256,14 @@ def track_files(args: argparse.Namespace, display) -> int:
         if missing and len(plans) == 1:
             raise InputError("no --box given and no display to draw one on; pass --box X,Y,W,H "
                              "(0-based pixels) or --boxes-json")
+    if args.ray is not None:
+        return track_on_ray(args, plans)
     governor = thread_policy(args)
     tracker: SiamFCMultiTracker = build_multi_tracker(args, redetect=args.redetect)
-    select = None
-    if display is not None:
-        def select(frame: np.ndarray) -> list:
-            box = display.select_box(frame, "draw the target")
-            return [box] if box else []
+    def draw_one(frame: np.ndarray) -> list:
+        box = display.select_box(frame, "draw the target")
+        return [box] if box else []
+    select = draw_one if display is not None else None
     overall = progress(len(plans), "inputs", enabled=len(plans) > 1 and not args.quiet, unit="input",
                        position=0)
     per_file = progress(None, "", enabled=not args.quiet, position=1 if len(plans) > 1 else 0)
@@ -338,3 +303,67 @@ def track_files(args: argparse.Namespace, display) -> int:
         say(args, f"{len(plans) - failures} of {len(plans)} inputs tracked"
             + (f", {failures} failed (see above)" if failures else ""), force=bool(failures))
     return 1 if write_failures else 2 if failures else 0
+
+
+def track_on_ray(args: argparse.Namespace, plans: list[InputPlan]) -> int:
+    """``track --ray``: every input as a Ray task (``batch.track_many``), outputs renamed into
+    place when finished; the same messages and exit codes as the plain run."""
+    from ..batch import TrackerRecipe, track_many
+    from ..model.runtime import resolve_device
+    from .options import require_ray_here, tracker_config, weights_from_args
+    if not args.output_dir:
+        raise InputError("--ray writes each input's outputs into --output-dir DIR (on storage "
+                         "every node sees)")
+    require_ray_here(args)
+    check_writable(Path(args.output_dir))
+    weights, backbone = weights_from_args(args)
+    if not Path(weights).is_file():
+        raise InputError(f"{weights}: no such weights file")
+    device = str(resolve_device(args.device))
+    recipe = TrackerRecipe(str(Path(weights).resolve()), device,
+                           tracker_config(args, redetect=args.redetect), backbone, args.dtype)
+    address = None if args.ray == "local" else args.ray
+    bar = progress(len(plans), "inputs", enabled=not args.quiet, unit="input")
+    failures = frames = 0
+
+    def on_done(i: int, report: JobReport) -> None:
+        nonlocal failures, frames
+        if report.error:
+            failures += 1
+            say(args, f"siamfc: error: {report.error}" + (
+                " (input skipped)" if report.frames == 0 and len(plans) > 1 else ""), force=True)
+        if report.frames:
+            say(args, f"{report.source}: {report.frames} frames in {report.seconds:.1f} s "
+                f"({report.frames / max(report.seconds, 1e-9):.1f} fps, Ray task)"
+                + (f" -> {', '.join(report.written)}" if report.written else ""))
+        frames += report.frames
+        bar.set_postfix_str(f"{frames} frames", refresh=False)
+        bar.update(1)
+
+    boxed = [p for p in plans if p.boxes]
+    for plan in plans:
+        if not plan.boxes:           # fails alone, as in the plain run
+            on_done(-1, JobReport(plan.source, error=f"{plan.source}: no initial box (--ray "
+                                  "has no display to draw one on: pass --box or --boxes-json)"))
+    try:
+        track_many([job_for(p, args.start_frame, args.max_frames) for p in boxed], recipe,
+                   address, num_cpus=args.ray_cpus,
+                   num_gpus=1 if device.startswith("cuda") else 0, on_done=on_done)
+    finally:
+        bar.close()
+    if len(plans) > 1:
+        say(args, f"{len(plans) - failures} of {len(plans)} inputs tracked"
+            + (f", {failures} failed (see above)" if failures else ""), force=bool(failures))
+    return 2 if failures else 0
+
+
+def check_writable(folder: Path) -> None:
+    """``InputError`` unless ``folder`` exists or can be made and takes a file."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".siamfc-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"{folder}: the output folder is not writable ({exc.strerror or exc})") \
+            from None

@@ -87,12 +87,19 @@ def save_results(results_dir: Path, tracker: str, seq: str, boxes: np.ndarray, t
     (folder / "times").mkdir(parents=True, exist_ok=True)
     if scores is not None:
         (folder / "scores").mkdir(exist_ok=True)
-        np.savetxt(folder / "scores" / f"{seq}_score.txt", scores, fmt="%.6g", delimiter=",",
-                   header=",".join(SCORE_COLUMNS))
-    np.savetxt(folder / "times" / f"{seq}_time.txt", times, fmt="%.8f")
-    tmp = folder / f".{seq}.txt.tmp"          # the boxes last: their file says "done"
-    np.savetxt(tmp, boxes, fmt="%.3f", delimiter=",")
-    os.replace(tmp, folder / f"{seq}.txt")
+        _save_atomic(folder / "scores" / f"{seq}_score.txt", scores, fmt="%.6g",
+                     delimiter=",", header=",".join(SCORE_COLUMNS))
+    _save_atomic(folder / "times" / f"{seq}_time.txt", times, fmt="%.8f")
+    # the boxes last: their file says "done"
+    _save_atomic(folder / f"{seq}.txt", boxes, fmt="%.3f", delimiter=",")
+
+
+def _save_atomic(path: Path, values: np.ndarray, **kwargs) -> None:
+    """``np.savetxt`` into a temporary file renamed into place (a killed writer, e.g. a Ray
+    task whose worker died, leaves no half file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    np.savetxt(tmp, values, **kwargs)
+    os.replace(tmp, path)
 
 
 def load_scores(results_dir: Path, tracker: str, seq: str) -> dict[str, np.ndarray] | None:
@@ -125,6 +132,13 @@ def _worker_init(threads: int) -> None:
     cv2.setNumThreads(1)
 
 
+def _run_one_threaded(spec: TrackerSpec, seq: Sequence, results_dir: str,
+                      threads: int) -> RunOutcome:
+    """``_run_one`` in a Ray task of ``threads`` CPUs."""
+    _worker_init(threads)
+    return _run_one(spec, seq, results_dir)
+
+
 def _run_one(spec: TrackerSpec, seq: Sequence, results_dir: str) -> RunOutcome:
     try:
         tracker = _WORKER_TRACKERS.get(spec.label)
@@ -154,7 +168,8 @@ class Experiment:
         return self._now[spec.label]
 
     def run(self, specs: list[TrackerSpec], workers: int = 1, overwrite: bool = False,
-            on_done: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
+            on_done: Callable[[RunOutcome], None] | None = None,
+            ray: str | None = None, ray_cpus: int = 1) -> list[RunOutcome]:
         """Track every sequence with every tracker (reusing stored results unless
         ``overwrite``); returns one outcome per (tracker, sequence). ValueError, before anything
         runs, for an OpenCV tracker that cannot be built here (not in this OpenCV build, or its
@@ -177,6 +192,17 @@ class Experiment:
             folder = self.results_dir / spec.label
             if overwrite or not self._stored(spec) or read_provenance(folder) is not None:
                 write_provenance(folder, self._provenance(spec))     # what makes these results
+        if ray is not None:     # one Ray task per (tracker, sequence); "local": a new instance
+            from ..batch.cluster import run_tasks
+            calls = [(spec, seq, str(self.results_dir), ray_cpus) for spec, seq in todo]
+            for _, outcome in run_tasks(_run_one_threaded, calls,
+                                        None if ray == "local" else ray, num_cpus=ray_cpus,
+                                        num_gpus=1 if any(spec.device.startswith("cuda")
+                                                          for spec in specs) else 0):
+                outcomes.append(outcome)
+                if on_done:
+                    on_done(outcome)
+            return outcomes
         if workers <= 1:
             for spec, seq in todo:
                 outcome = _run_one(spec, seq, str(self.results_dir))
