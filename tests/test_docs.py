@@ -10,7 +10,7 @@ import pytest
 from tracker.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+PAGES = [ROOT / "README.md", ROOT / "weights" / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 
 
 def commands(page: Path) -> list[str]:

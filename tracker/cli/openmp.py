@@ -5,7 +5,7 @@ before they sleep. Next to other busy programs those spinning threads take the c
 work needs: with two busy processes on a 2-core AMD EPYC, a 2-thread update took 230 ms
 (median; p90 437) against 156 ms with one thread. Spinning 10,000 iterations instead kept
 the quiet update (37.7 against 37.0 ms) and held the loaded one at the one-thread time
-(README, Speed: "Busy cores"). The variable only works when set before torch's OpenMP
+(docs/speed.md, "Busy cores"). The variable only works when set before torch's OpenMP
 library loads, so the command line sets it first thing; a value the user set wins, and
 library users keep OpenMP's defaults.
 """

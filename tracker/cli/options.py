@@ -140,8 +140,8 @@ def _whole(text: str, least: int) -> int:
 def add_lost_options(p: Group) -> None:
     """--lost-threshold and --redetect of the commands that show lost targets."""
     p.add_argument("--lost-threshold", type=float, metavar="SCORE",
-                   help="score under which a target counts as lost (default 0.35; the README's "
-                        "\"Confidence, lost targets and re-detection\" says what it means)")
+                   help="score under which a target counts as lost (default 0.35; "
+                        "docs/confidence.md says what it means)")
     add_redetect_option(p)
 
 

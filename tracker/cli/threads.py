@@ -3,7 +3,7 @@ thread per core while the machine is quiet, one thread while other programs load
 
 Two threads collapse next to a busy competitor (each parallel region waits for the thread the
 competitor displaced: a lite update went from 42 to 273 ms on 2 cores, against 77 ms with one
-thread; see README, Speed). The governor tries the other thread count for a few frames now and
+thread; see docs/speed.md). The governor tries the other thread count for a few frames now and
 then and keeps the one whose median update time was lower. The library itself never changes
 torch's threads; the command line owns its process.
 """

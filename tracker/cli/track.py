@@ -219,8 +219,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     cluster.add_argument("--ray-cpus", type=positive_int, default=1, metavar="N",
                          help="CPUs per task, its torch threads (default 1: on 2 cores, two "
                               "1-CPU tasks at a time tracked as many frames per second as one "
-                              "2-CPU task, and more tasks share a bigger machine; README, "
-                              "Many videos)")
+                              "2-CPU task, and more tasks share a bigger machine; "
+                              "docs/many-videos.md)")
     add_display_option(p.add_argument_group("display"))
     p.set_defaults(func=run)
 
