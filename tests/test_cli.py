@@ -130,6 +130,19 @@ def test_demo(tmp_path, random_weights, capsys):
     assert (tmp_path / "demo" / "demo_tracked.mp4").stat().st_size > 0
 
 
+@pytest.mark.parametrize("still,code", [(3, 0), (8, 2)])
+def test_demo_still(tmp_path, random_weights, capsys, still, code):
+    """--still N saves frame N (the README's picture); a frame past the clip is refused."""
+    assert run("demo", "--output-dir", tmp_path / "demo", "--frames", 8, "--still", still,
+               "--weights", random_weights, "--device", "cpu") == code
+    path = tmp_path / "demo" / "demo_still.jpg"
+    if code == 0:
+        import cv2
+        assert cv2.imread(str(path)).shape == (360, 640, 3)
+    else:
+        assert "--still 8" in capsys.readouterr().err and not path.exists()
+
+
 @pytest.mark.slow
 def test_python_dash_m(tmp_path):
     out = subprocess.run([sys.executable, "-m", "tracker", "track", str(tmp_path / "x.avi"),

@@ -96,15 +96,22 @@ def validate_box(box: Sequence[float] | np.ndarray, frame_hw: tuple[int, int]) -
     return arr
 
 
-def iou_ltwh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of (..., 4) x, y, w, h boxes (broadcasting); 0 when empty."""
+def intersection_ltwh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection area of (..., 4) x, y, w, h boxes (broadcasting); 0 when they are apart."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     left = np.maximum(a[..., 0], b[..., 0])
     top = np.maximum(a[..., 1], b[..., 1])
     right = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2])
     bottom = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3])
-    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+    return np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
+
+
+def iou_ltwh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of (..., 4) x, y, w, h boxes (broadcasting); 0 when empty."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    inter = intersection_ltwh(a, b)
     union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .console import say
-from .errors import EXIT_OK
+from .errors import EXIT_OK, UserError
 from .options import add_command, add_model_options, build_tracker, running_on, thread_policy
 
 
@@ -25,11 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="folder for the outputs (default siamfc-demo)")
     demo.add_argument("--frames", type=int, default=120, help="clip length (default 120)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the generated clip")
+    demo.add_argument("--still", type=int, metavar="N",
+                      help="also save annotated frame N as demo_still.jpg")
     add_model_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import cv2
+
     from ..diagnostics.synthetic import make_clip
     from ..geometry import iou_ltwh
     from ..media.annotate import draw_box, draw_text
@@ -37,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from ..media.video import VideoSink
 
     out_dir = Path(args.output_dir)
+    if args.still is not None and not 0 <= args.still < args.frames:
+        raise UserError(f"--still {args.still}: the clip has frames 0 to {args.frames - 1}")
     out_dir.mkdir(parents=True, exist_ok=True)
     clip = make_clip(num_frames=args.frames, seed=args.seed)
     thread_policy(args)     # N threads; auto leaves torch's default (no loop to govern)
@@ -51,10 +57,14 @@ def run(args: argparse.Namespace) -> int:
             writer.write(index, [result])
             shown = draw_box(frame, clip.boxes[index], color=(0, 200, 0), thickness=1)
             shown = draw_box(shown, result.box, f"{result.score:.2f}")
-            sink.write(draw_text(shown, f"frame {index}  green: truth  red: siamfc"))
+            shown = draw_text(shown, f"frame {index}  green: truth  red: siamfc")
+            sink.write(shown)
+            if index == args.still:
+                cv2.imwrite(str(out_dir / "demo_still.jpg"), shown)
     elapsed = time.perf_counter() - start
     iou = iou_ltwh(boxes, clip.boxes)
     say(args, f"demo: {len(clip.frames)} frames tracked in {elapsed:.1f} s, "
               f"{running_on(tracker)}; mean IoU {iou.mean():.3f} against the known boxes")
-    say(args, f"outputs in {out_dir.resolve()}: {video_path.name}, {csv_path.name}")
+    say(args, f"outputs in {out_dir.resolve()}: {video_path.name}, {csv_path.name}"
+        + (", demo_still.jpg" if args.still is not None else ""))
     return EXIT_OK

@@ -229,16 +229,13 @@ class BackgroundReader:
         self.close()
 
 
-VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv")   # what VideoSink writes
-
-
 class VideoSink:
     """Write BGR frames to a video file; the writer opens on the first frame (its size) and
     is released on exit. The codec follows the extension (.mp4 -> mp4v, .avi -> MJPG), falling
     back to the next candidate the installed OpenCV can open."""
 
     CODECS = {".mp4": ("mp4v", "avc1"), ".m4v": ("mp4v", "avc1"), ".mov": ("mp4v", "avc1"),
-              ".avi": ("MJPG", "XVID"), ".mkv": ("MJPG", "XVID")}     # VIDEO_EXTENSIONS
+              ".avi": ("MJPG", "XVID"), ".mkv": ("MJPG", "XVID")}
 
     def __init__(self, path: str | os.PathLike, fps: float = 30.0) -> None:
         self.path = self.check(path)
@@ -286,6 +283,9 @@ class VideoSink:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+VIDEO_EXTENSIONS = tuple(VideoSink.CODECS)     # what VideoSink writes
 
 
 class ImageFolderSink:

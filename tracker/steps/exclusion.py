@@ -20,23 +20,19 @@ import numpy as np
 import torch
 
 from ..config import TrackerConfig
-from ..geometry import iou_ltwh
+from ..geometry import cxcywh_to_ltwh, intersection_ltwh, iou_ltwh
 from ..targets import Targets
 
 
 def boxes_ltwh(center: np.ndarray, size: np.ndarray) -> np.ndarray:
     """(N, 4) x, y, w, h boxes of centres and sizes (N, 2) px."""
-    return np.concatenate([center - size / 2, size], axis=1)
+    return cxcywh_to_ltwh(np.concatenate([center, size], axis=1))
 
 
 def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over the smaller box's area of (..., 4) x, y, w, h boxes (broadcasting)."""
-    left = np.maximum(a[..., 0], b[..., 0])
-    top = np.maximum(a[..., 1], b[..., 1])
-    right = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2])
-    bottom = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3])
-    inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
     smaller = np.minimum(a[..., 2] * a[..., 3], b[..., 2] * b[..., 3])
+    inter = intersection_ltwh(a, b)
     return np.where(smaller > 0, inter / np.where(smaller > 0, smaller, 1.0), 0.0)
 
 
@@ -73,13 +69,13 @@ def exclusion_bumps(crop_centres: np.ndarray, crop_sides: np.ndarray, center: np
     return np.minimum(out, 1.0)
 
 
-def exclude(maps: torch.Tensor, bumps: np.ndarray, weight: float) -> torch.Tensor:
+def exclude(maps: torch.Tensor, bumps: torch.Tensor | np.ndarray, weight: float) -> torch.Tensor:
     """(B, 1, R, R) response maps with ``weight`` x their spread (peak minus median) x
     ``bumps`` (B, R, R) subtracted."""
     flat = maps.flatten(1)
     spread = (flat.amax(1) - flat.median(1).values)[:, None, None, None]
-    b = torch.from_numpy(bumps).to(device=maps.device, dtype=maps.dtype)[:, None]
-    return maps - weight * spread * b
+    b = torch.as_tensor(bumps).to(device=maps.device, dtype=maps.dtype)
+    return maps - weight * spread * b[:, None]
 
 
 def merged(center: np.ndarray, size: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
@@ -106,9 +102,14 @@ def keep_apart(maps: list[torch.Tensor], targets: Targets, crop_sides: np.ndarra
     if not pairs.any():
         return maps
     r = maps[0].shape[-1]
-    bumps = exclusion_bumps(t.center, crop_sides, t.center, t.size, pairs, r, cfg.total_stride,
-                            cfg.instance_size).reshape(-1, r, r)
-    return [exclude(m, bumps, cfg.exclusion_weight) for m in maps]
+    bumps = torch.from_numpy(exclusion_bumps(t.center, crop_sides, t.center, t.size, pairs, r,
+                                             cfg.total_stride, cfg.instance_size)
+                             .reshape(-1, r, r)).to(maps[0].device)     # one upload
+    done: dict[int, torch.Tensor] = {}          # a map given twice is pushed down once
+    for m in maps:
+        if id(m) not in done:
+            done[id(m)] = exclude(m, bumps, cfg.exclusion_weight)
+    return [done[id(m)] for m in maps]
 
 
 def keep_apart_wide(resp: torch.Tensor, targets: Targets, i: int, centre: np.ndarray,

@@ -298,17 +298,28 @@ class OnlineModel:
     def respond(self, targets: Targets, layers: list[torch.Tensor], response_size: int
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(N*S, R, R) gained responses of the targets' filters on their search feature
-        ``layers`` (each (N*S, C_l, H, W); S consecutive crops per target), and the features'
-        spectra (N*S, F, d) for ``learn``."""
+        ``layers`` (each (N*S, C_l, H, W); S consecutive crops per target), and the samples
+        (``samples``: here spectra (N*S, F, d)) for ``learn``."""
         t = targets
         n = len(t)
         s = len(layers[0]) // n
         size = tuple(layers[0].shape[-2:])
-        x = spectra(normalised(layers), t.cf_proj.repeat_interleave(s, 0), self.window(*size))
-        # each target's filter on its S crops, broadcast rather than repeated
-        r = filter_response(t.cf_filter[:, None], x.view(n, s, *x.shape[1:]), size)
+        x = self.samples(normalised(layers), t.cf_proj.repeat_interleave(s, 0), size)
+        r = self.maps(t.cf_filter, x.view(n, s, *x.shape[1:]), size)             # (n, s, H, W)
         gain = t.cf_gain.repeat_interleave(s)[:, None, None]
         return to_response_grid(r.flatten(0, 1), response_size) * gain, x
+
+    def samples(self, feat: torch.Tensor, proj: torch.Tensor, size: tuple[int, int]
+                ) -> torch.Tensor:
+        """What the filters read of (B, C, H, W) features with projections (B, C, d): the
+        projected, windowed maps' spectra (B, F, d)."""
+        return spectra(feat, proj, self.window(*size))
+
+    def maps(self, filters: torch.Tensor, x: torch.Tensor, size: tuple[int, int]
+             ) -> torch.Tensor:
+        """(n, s, H, W) responses of each target's filter (n, ...) on its s samples ``x``
+        (n, s, ...): broadcast rather than repeated."""
+        return filter_response(filters[:, None], x, size)
 
     def learn(self, targets: Targets, use: np.ndarray, x: torch.Tensor, disp: np.ndarray,
               sigma: np.ndarray, size: tuple[int, int]) -> None:

@@ -31,7 +31,7 @@ from torch.nn.grad import conv2d_weight
 from ..config import TrackerConfig
 from ..crops import FrameCrops
 from ..targets import Targets
-from .online import AUGMENTATIONS, OnlineModel, normalised, to_response_grid, uses_online
+from .online import AUGMENTATIONS, OnlineModel, to_response_grid, uses_online
 from .features import Features
 
 
@@ -113,18 +113,15 @@ class ConvFilterModel(OnlineModel):
         return {"cf_proj": proj, "cf_memory": memory, "cf_labels": marks, "cf_weights": weights,
                 "cf_filter": filt, "cf_gain": self.gain(z_feat, layers[0][:n], own)}
 
-    def respond(self, targets: Targets, layers: list[torch.Tensor], response_size: int
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N*S, R, R) gained responses of the targets' filters on their search feature
-        ``layers`` (each (N*S, C_l, H, W); S consecutive crops per target), and the projected
-        features (N*S, d, H, W) for ``learn``."""
-        t = targets
-        n = len(t)
-        s = len(layers[0]) // n
-        x = project(normalised(layers), t.cf_proj.repeat_interleave(s, 0))
-        r = conv_response(t.cf_filter, x.view(n, s, *x.shape[1:]))                # (n, s, H, W)
-        gain = t.cf_gain.repeat_interleave(s)[:, None, None]
-        return to_response_grid(r.flatten(0, 1), response_size) * gain, x
+    def samples(self, feat: torch.Tensor, proj: torch.Tensor, size: tuple[int, int]
+                ) -> torch.Tensor:
+        """The projected features (B, d, H, W): no window, no spectra."""
+        return project(feat, proj)
+
+    def maps(self, filters: torch.Tensor, x: torch.Tensor, size: tuple[int, int]
+             ) -> torch.Tensor:
+        """(n, s, H, W) responses of each target's conv filter on its s maps."""
+        return conv_response(filters, x)
 
     def learn(self, targets: Targets, use: np.ndarray, x: torch.Tensor, disp: np.ndarray,
               sigma: np.ndarray, size: tuple[int, int]) -> None:

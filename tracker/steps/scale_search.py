@@ -78,7 +78,9 @@ class ScaleSearch:
             with timer.stage("online"):
                 learned, spec = self.online.respond(t, layers, cfg.response_size)
                 learned = cfg.online_weight * learned[:, None]
-                placed, resp = placed + learned, resp + learned      # the cues read it too
+                # the cues read it too (one sum when nothing else was subtracted to place)
+                placed, resp = (placed + learned if placed is not resp else None), resp + learned
+                placed = resp if placed is None else placed
         # the other targets' places are no candidates (exclusion.py); the cues read that too
         placed, resp = keep_apart([placed, resp], t, sizes.reshape(n, s), cfg)
 
