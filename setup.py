@@ -44,6 +44,7 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6"],
         "eval": ["matplotlib>=3.5"],
         "ray": ["ray==2.60.0"],          # siamfc track/eval --ray (tracker/batch/cluster.py)
+        "openvino": ["openvino==2026.4.1"],   # --runtime openvino (tracker/model/openvino.py)
     },
     entry_points={"console_scripts": ["siamfc=tracker.cli:main"]},
     license="MIT",

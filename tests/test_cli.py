@@ -98,6 +98,8 @@ def test_head_option_picks_the_shipped_file(argv, expected, monkeypatch):
 @pytest.mark.parametrize("argv,message", [
     (["--head", "xcorr-box", "--weights", "x.pth"], "drop --head"),
     (["--head", "xcorr-box", "--lite"], "not both"),
+    (["--fast", "--lite"], "give --fast or --lite, not both"),
+    (["--fast", "--weights", "x.pth"], "give --fast or --weights, not both"),
     (["--head", "xcorr-box", "--backbone", "alexnet"], "no shipped weights for head 'xcorr-box'"),
 ])
 def test_head_option_refuses_what_it_cannot_pick(tiny_video, tmp_path, argv, message, capsys,
@@ -241,3 +243,22 @@ def test_ctrl_c_keeps_tracked_rows(tmp_path, tiny_video, small_clip, random_weig
     cap = cv2.VideoCapture(str(video_path))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5      # the file was closed properly
     cap.release()
+
+
+@pytest.mark.parametrize("argv,weights,preset", [
+    ([], "siamfc_mobilenetv2.pth", "siamfc-3s"),
+    (["--fast"], "siamfc_mobilenetv2_s16.pth", "siamfc-1s"),
+    (["--fast", "--preset", "siamfc-3s"], "siamfc_mobilenetv2_s16.pth", "siamfc-3s"),
+    (["--preset", "siamfc-1s"], "siamfc_mobilenetv2.pth", "siamfc-1s"),
+])
+def test_fast_option_picks_the_stride_16_weights_and_one_crop(argv, weights, preset, monkeypatch):
+    import argparse
+    from tracker.cli.options import add_model_options, tracker_config, weights_from_args
+    monkeypatch.delenv("SIAMFC_WEIGHTS", raising=False)
+    p = argparse.ArgumentParser()
+    add_model_options(p)
+    args = p.parse_args(argv)
+    assert weights_from_args(args)[0].name == weights
+    cfg = tracker_config(args)
+    assert cfg.name == preset
+    assert cfg.scale_estimate == ("filter" if preset == "siamfc-1s" else "pyramid")

@@ -171,6 +171,7 @@ def test_eval_contrib_tracker_missing_is_named(tmp_path, otb_root, monkeypatch, 
     (dict(name="siamfc-box", weights="x.pth", box_weights="runs/b/epoch_030.pth"),
      "siamfc-box@epoch_030"),
     (dict(name="opencv-csrt", dtype="int8", weights="x.pth"), "opencv-csrt"),
+    (dict(name="siamfc-fast", dtype="bf16", runtime="openvino"), "siamfc-fast-bf16-openvino"),
     (dict(name="siamfc", settings={"window_influence": 0.2, "num_scales": 5}, dtype="bf16"),
      "siamfc+num_scales=5+window_influence=0.2-bf16"),
 ])
@@ -294,12 +295,16 @@ def test_failures_of_results_without_scores_are_not_reported(tmp_path, otb_root)
     (dict(name="siamfc-box", box_weights="b.pth"), "b.pth"),
     (dict(name="siamfc-lite", weights="x.pth"), "siamfc_lite.pth"),
     (dict(name="siamfc-5s", weights="x.pth", box_weights="b.pth"), "x.pth"),
+    (dict(name="siamfc-fast", weights="x.pth"), "siamfc_mobilenetv2_s16.pth"),
 ])
 def test_each_siamfc_tracker_reads_its_own_weights(spec, expected):
-    """siamfc-box reads --box-weights or the shipped box-head file, never --weights."""
-    from tracker.evaluation.adapters import TrackerSpec
+    """siamfc-box reads --box-weights or the shipped box-head file, never --weights; siamfc-fast
+    its own file (and the one-crop preset)."""
+    from tracker.evaluation.adapters import TrackerSpec, tracker_config
     from tracker.evaluation.provenance import weights_file
     assert weights_file(TrackerSpec(**spec)).name == expected
+    assert (tracker_config(TrackerSpec(**spec)).scale_estimate == "filter") == (
+        spec["name"] == "siamfc-fast")
 
 
 def test_eval_runs_the_box_head_beside_the_default(tmp_path, otb_root, random_slim_weights):

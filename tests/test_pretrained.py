@@ -250,3 +250,30 @@ def test_training_with_frozen_imagenet_layers_lowers_the_loss(tmp_path):
     assert not any(m.training for part in pretrained_parts(trainer.model) for m in part.modules()
                    if isinstance(m, torch.nn.BatchNorm2d))
     assert load_model(tmp_path / "run" / "epoch_002.pth").backbone_name == "mobilenetv2_64"
+
+
+@pytest.mark.parametrize("size,cells", [(127, 4), (255, 12), (255 + 64, 16)])
+def test_stride_16_cut_gives_a_9x9_response(size, cells):
+    """``mobilenetv2_s16``: ImageNet's own strides to 16 (no dilation), 2 border cells cut."""
+    net = SiamNet("mobilenetv2_s16").eval()
+    with torch.no_grad():
+        f = net.features(torch.rand(1, 3, size, size) * 255)
+        r = net(torch.rand(2, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255)
+    assert f.shape == (1, 128, cells, cells) and r.shape == (2, 1, 9, 9)
+    assert net.backbone.total_stride == 16
+    assert not any(m.dilation != (1, 1) for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+def test_trainer_and_tracker_take_the_networks_stride(tmp_path):
+    """The labels' grid and the tracker's displacements follow the network (16 here), whatever
+    the pair and tracker settings say."""
+    from tracker import SiamFCTracker
+    seqs, _ = read_got_style(make_got_root(tmp_path / "data"))
+    cfg = TrainConfig(epochs=1, pairs_per_epoch=8, batch_size=4, workers=0, amp="off",
+                      backbone="mobilenetv2_s16", init="scratch")
+    trainer = Trainer(seqs, tmp_path / "run", cfg)
+    assert trainer.cfg.pairs.total_stride == 16 and trainer.dataset.cfg.total_stride == 16
+    z, x, labels, _, _ = trainer.dataset[0]
+    assert labels.shape[-2:] == (9, 9)
+    tracker = SiamFCTracker(SiamNet("mobilenetv2_s16").eval(), device="cpu", dtype="fp32")
+    assert tracker.config.total_stride == 16 and tracker.config.response_size == 9

@@ -44,16 +44,19 @@ UNPADDED = sorted(set(BACKBONES) - set(PADDED))
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))
-@pytest.mark.parametrize("size,feat", [(127, 6), (255, 22)])
-def test_backbone_contract(name, size, feat):
-    """Every backbone: stride 8, the channels it declares, 16 cells more for the search crop:
-    127 -> 6x6, 255 -> 22x22 without padding (8x8 and 24x24 for the padded ones)."""
+def test_backbone_contract(name):
+    """Every backbone: the channels it declares, and a search crop 128 px wider than the
+    exemplar gives 128 / stride cells more (a 17x17 response at stride 8, 9x9 at 16): 6x6 and
+    22x22 without padding, 8x8 and 24x24 for the padded ones, 4x4 and 12x12 at stride 16."""
     net = SiamNet(name).eval()
-    if name in PADDED:
-        feat += 2
-    channels = net.backbone.out_channels
+    stride = net.backbone.total_stride
     with torch.no_grad():
-        assert net.features(torch.rand(2, 3, size, size) * 255).shape == (2, channels, feat, feat)
+        z = net.features(torch.rand(2, 3, 127, 127) * 255)
+        x = net.features(torch.rand(2, 3, 255, 255) * 255)
+    assert z.shape[:2] == x.shape[:2] == (2, net.backbone.out_channels)
+    assert x.shape[-1] - z.shape[-1] == 128 // stride
+    side = {8: 8 if name in PADDED else 6, 16: 4}[stride]
+    assert z.shape[-2:] == (side, side)
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))

@@ -1,6 +1,7 @@
 """Tracker hyper-parameters: one frozen dataclass with the SiamFC paper's defaults.
 
-Presets follow Bertinetto et al. 2016 (SiamFC-3s, SiamFC-5s). Unknown keys and
+Presets follow Bertinetto et al. 2016 (SiamFC-3s, SiamFC-5s); ``siamfc-1s`` searches one crop
+and takes the size from DSST's scale filter (``steps/scale_filter.py``). Unknown keys and
 out-of-range values raise ``ValueError``.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ def dataclass_from_dict(cls: type[T], values: Mapping[str, Any]) -> T:
 
 
 BOX_PEAKS = ("cell", "response")
+SCALE_ESTIMATES = ("pyramid", "filter")
 ONLINE_FORMS = ("fourier", "conv")
 FIRST_SAMPLES = 11   # the online model's augmented first-frame samples (steps/online.py)
 
@@ -43,9 +45,14 @@ class TrackerConfig:
     exemplar_size: int = 127        # side of the exemplar crop z (px)
     instance_size: int = 255        # side of the search crop x (px)
     context: float = 0.5            # context margin p = context * (w + h)
-    total_stride: int = 8           # backbone stride (response cell -> crop px)
+    total_stride: int = 8           # backbone stride (response cell -> crop px; the tracker
+    #   takes it from the network: 16 for mobilenetv2_s16)
     response_up: int = 16           # bicubic upsampling of the 17x17 response
     num_scales: int = 3             # scale pyramid size (odd)
+    scale_estimate: str = "pyramid" # "pyramid": SiamFC's num_scales search crops per frame;
+    #   "filter": one search crop and DSST's scale filter (steps/scale_filter.py)
+    scale_filter_step: float = 1.02 # the filter's ratio between neighbouring of its 33 scales
+    scale_filter_lr: float = 0.025  # its learning rate (DSST's)
     scale_step: float = 1.0375      # ratio between neighbouring scales
     scale_penalty: float = 0.9745   # multiplies non-central scale responses
     scale_lr: float = 0.59          # damping of the size update
@@ -122,7 +129,7 @@ class TrackerConfig:
                     "min_scale", "max_scale", "lost_threshold", "recover_threshold",
                     "redetect_factor", "distractor_weight", "distractor_gap", "box_lr",
                     "box_window_influence", "penalty_k", "online_weight", "online_lr",
-                    "exclusion_weight", "merge_iou",
+                    "exclusion_weight", "merge_iou", "scale_filter_step", "scale_filter_lr",
                     "online_reg", "online_sigma", "online_min_score"):
             value = getattr(self, key)
             check(is_number(value) and math.isfinite(value),
@@ -159,6 +166,12 @@ class TrackerConfig:
                     "exclusion", "online_shallow", "box_online"):
             check(isinstance(getattr(self, key), bool),
                   f"{key} must be true or false, got {getattr(self, key)!r}")
+        check(self.scale_estimate in SCALE_ESTIMATES, "scale_estimate must be one of "
+              f"{', '.join(SCALE_ESTIMATES)}, got {self.scale_estimate!r}")
+        check(1.0 < self.scale_filter_step <= 1.2,
+              f"scale_filter_step must be in (1, 1.2], got {self.scale_filter_step}")
+        check(0.0 < self.scale_filter_lr <= 1.0,
+              f"scale_filter_lr must be in (0, 1], got {self.scale_filter_lr}")
         check(self.box_cells % 2 == 1, f"box_cells must be odd, got {self.box_cells}")
         check(self.online_form in ONLINE_FORMS,
               f"online_form must be one of {', '.join(ONLINE_FORMS)}, got {self.online_form!r}")
@@ -209,6 +222,10 @@ class TrackerConfig:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
         return cls.from_dict({**values, "name": name, **overrides})
 
+    def with_stride(self, stride: int) -> "TrackerConfig":
+        """This config for a network of total stride ``stride`` (itself when it has it)."""
+        return self if stride == self.total_stride else self.replace(total_stride=stride)
+
     def replace(self, **changes: Any) -> "TrackerConfig":
         """A copy with some fields changed (validated; unknown keys raise)."""
         return TrackerConfig.from_dict({**dataclasses.asdict(self), **changes})
@@ -218,4 +235,5 @@ PRESETS: dict[str, dict[str, Any]] = {
     "siamfc-3s": {},
     "siamfc-5s": {"num_scales": 5, "scale_step": 1.0255, "scale_penalty": 0.962,
                   "scale_lr": 0.34, "window_influence": 0.168},
+    "siamfc-1s": {"scale_estimate": "filter"},    # not the paper's: one crop, DSST's scale
 }

@@ -93,6 +93,7 @@ class FrameCrops:
         """frame: (H, W, 3) uint8 BGR; ``uploader`` (accelerators): the pinned, asynchronous
         upload to use instead of a plain blocking copy."""
         self.device = torch.device(device)
+        self.frame = frame          # (H, W, 3) uint8 BGR, for what reads the frame on the host
         if self.device.type == "cpu":
             self._frame = frame
             self._mean = tuple(cv2.mean(frame)[:frame.shape[2]])

@@ -1,11 +1,10 @@
 """The tracker: SiamFC (Bertinetto et al. 2016) for one or many targets, one batched pass per frame.
 
 ``SiamFCMultiTracker.update`` is the frame loop; each step lives in ``steps/``:
-
   1. the frame, prepared once for all of its crops (``crops.FrameCrops``);
-  2. the step of the network (``steps.scale_search``: SiamFC's S scales, or ``steps.box``):
-     search crops -> features (``steps.features``) -> response (other targets' places pushed
-     down, ``steps.exclusion``) -> where each target goes;
+  2. the step of the network (``steps.scale_search``: SiamFC's S scales, or one crop and DSST's
+     scale filter; ``steps.box``): search crops -> features (``steps.features``) -> response
+     (others' places pushed down, ``steps.exclusion``) -> where each target goes and its size;
   3. confidence: the cues against the target's own reference (``steps.scoring``) through the
      ``ScoreModel`` (``confidence.py``); the online model (``steps.online``) learns from it;
   4. with ``distractors``, confident targets remember look-alikes (``steps.distractors``);
@@ -48,22 +47,21 @@ from .targets import Targets
 __all__ = ["SiamFCMultiTracker", "SiamFCTracker", "TrackResult"]
 
 
-def _as_config(config: TrackerConfig | str | None) -> TrackerConfig | None:
-    return TrackerConfig.preset(config) if isinstance(config, str) else config
-
-
 class SiamFCMultiTracker:
     """Tracks N targets with one batched backbone pass per frame."""
 
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
                  device: str | torch.device = "auto", dtype: str = "auto",
                  calibration: dict[str, torch.Tensor] | None = None,
-                 cuda_graphs: bool = False, score_model: ScoreModel | None = None) -> None:
-        cfg = self.cfg = config if config is not None else TrackerConfig()
+                 cuda_graphs: bool = False, score_model: ScoreModel | None = None,
+                 runtime: str = "auto") -> None:
+        cfg = config if config is not None else TrackerConfig()
+        cfg = self.cfg = cfg.with_stride(getattr(model.backbone, "total_stride", cfg.total_stride))
         self.score_model = score_model if score_model is not None else RAW_PEAK
         self.device = resolve_device(device)
-        f = self.features = Features(model, cfg, self.device, dtype, calibration, cuda_graphs)
-        self.model, self.precision, self.dtype = f.model, f.precision, f.dtype
+        f = self.features = Features(model, cfg, self.device, dtype, calibration, cuda_graphs,
+                                     runtime, 1 if cfg.scale_estimate == "filter" else cfg.num_scales)
+        self.model, self.precision, self.dtype, self.runtime = f.model, f.precision, f.dtype, f.runtime
         self.box_head = self.model.regresses_box
         if self.box_head and cfg.distractors:
             raise ValueError("distractor-aware matching (distractors=true) needs weights with "
@@ -81,18 +79,17 @@ class SiamFCMultiTracker:
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
                         pretrained: bool = True, dtype: str = "auto",
-                        cuda_graphs: bool = False, head: str = "xcorr") -> "SiamFCMultiTracker":
+                        cuda_graphs: bool = False, head: str = "xcorr",
+                        runtime: str = "auto") -> "SiamFCMultiTracker":
         """Load weights (default: ``weights/siamfc_mobilenetv2.pth``) into a tracker.
 
-        ``backbone``: a registered name whose default file is used when ``path`` is None
-        (``mobilenetv2``; ``alexnet``, the paper's network, ``weights/siamfc_alexnet.pth``;
-        ``alexnet_slim``, ``weights/siamfc_lite.pth``; ``mobilenetv2_64``, the lighter cut,
-        ``weights/siamfc_mobilenetv2_64.pth``); None reads it from the weights file.
-        ``config`` is a ``TrackerConfig`` or a preset name;
-        ``dtype`` the backbone precision: ``fp32``, ``bf16``, ``fp16`` on CUDA, ``int8`` on
-        the CPU (with the calibration file ``<weights>.int8.pth``, see ``siamfc quantize``), or
-        ``auto`` (default): ``int8`` on a CPU when the weights have a calibration made for them
-        and torch has the x86 int8 engine, else ``fp32``; ``precision`` says which was chosen.
+        ``backbone``: a registered name whose shipped file (``model.weights.DEFAULT_FILES``)
+        is used when ``path`` is None; None reads it from the weights file.
+        ``config`` is a ``TrackerConfig`` or a preset name; ``dtype`` the backbone precision:
+        ``fp32``, ``bf16``, ``fp16`` (CUDA), ``int8`` (CPU, with ``<weights>.int8.pth``, see
+        ``siamfc quantize``) or ``auto`` (``model.runtime.pick_precision``); ``runtime`` the
+        backbone's: ``torch``, ``openvino`` or ``auto`` (``model.runtime.pick_runtime``). The
+        tracker's ``precision`` and ``runtime`` say which were chosen.
         ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
         ``cuda_graphs=True`` (CUDA only) replays the backbone from CUDA graphs.
         ``head`` picks the shipped file of another head when ``path`` is None: ``"xcorr-box"``
@@ -105,10 +102,10 @@ class SiamFCMultiTracker:
         if path is None and head != "xcorr" and pretrained:
             path = default_weights_path(backbone or DEFAULT_BACKBONE, head)
         model, calibration = load_network(path, backbone, pretrained, dtype, device)
-        cfg = _as_config(config) or TrackerConfig()
+        cfg = (TrackerConfig.preset(config) if isinstance(config, str) else config) or TrackerConfig()
         return cls(model, cfg, device, dtype, calibration, cuda_graphs,
                    load_score_model(path, backbone, pretrained,
-                                    uses_online(cfg, model.regresses_box)))
+                                    uses_online(cfg, model.regresses_box)), runtime)
 
     def _clear(self) -> None:
         self.targets = Targets()      # per-target state, one row per target (see targets.py)
@@ -128,8 +125,7 @@ class SiamFCMultiTracker:
         previous targets. Returns the target ids (0 .. N-1)."""
         frame = as_bgr(frame)
         arr = np.asarray(boxes, dtype=np.float64)
-        if arr.ndim == 1:
-            arr = arr[None]
+        arr = arr[None] if arr.ndim == 1 else arr
         if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
             raise ValueError(f"boxes must be (N, 4) x, y, w, h with N >= 1, got shape {np.shape(boxes)}")
         checked = np.stack([validate_box(b, frame.shape[:2]) for b in arr])
@@ -168,20 +164,17 @@ class SiamFCMultiTracker:
 
     @torch.inference_mode()
     def _add(self, frame: np.ndarray, boxes: np.ndarray) -> None:
-        cfg = self.cfg
-        cxcywh = ltwh_to_cxcywh(boxes)
+        cfg, cxcywh = self.cfg, ltwh_to_cxcywh(boxes)
         center, size = cxcywh[:, :2], cxcywh[:, 2:]
-        # exemplar side s_z = sqrt((w + p)(h + p)), p = context * (w + h)
-        z_sz = context_size(size[:, 0], size[:, 1], cfg.context)
+        z_sz = context_size(size[:, 0], size[:, 1], cfg.context)   # sqrt((w + p)(h + p))
         img = FrameCrops(frame, self.device, self._uploader)
         feat = self.features.exemplar(img(center, z_sz, cfg.exemplar_size))
-        new_ids = list(range(self._next_id, self._next_id + len(boxes)))
+        new = Targets.start(range(self._next_id, self._next_id + len(boxes)), center, size, z_sz, feat)
         self._next_id += len(boxes)
-        new = Targets.start(new_ids, center, size, z_sz, feat)
-        new.box_cal = self.step.calibrate(img, center, size, z_sz, feat)
-        if self.online is not None:
-            for name, value in self.online.start(img, center, size, z_sz, feat).items():
-                setattr(new, name, value)
+        for part in (self.step, self.online):       # their per-target state
+            if part is not None:
+                for name, value in part.start(img, center, size, z_sz, feat).items():
+                    setattr(new, name, value)
         self.targets = self.targets.concat(new)
 
     @property
@@ -231,18 +224,20 @@ class SiamFCTracker:
     def __init__(self, model: SiamNet, config: TrackerConfig | None = None,
                  device: str | torch.device = "auto", dtype: str = "auto",
                  calibration: dict[str, torch.Tensor] | None = None,
-                 cuda_graphs: bool = False, score_model: ScoreModel | None = None) -> None:
+                 cuda_graphs: bool = False, score_model: ScoreModel | None = None,
+                 runtime: str = "auto") -> None:
         self._multi = SiamFCMultiTracker(model, config, device, dtype, calibration, cuda_graphs,
-                                         score_model)
+                                         score_model, runtime)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         config: TrackerConfig | str | None = None, backbone: str | None = None,
                         pretrained: bool = True, dtype: str = "auto",
-                        cuda_graphs: bool = False, head: str = "xcorr") -> "SiamFCTracker":
+                        cuda_graphs: bool = False, head: str = "xcorr",
+                        runtime: str = "auto") -> "SiamFCTracker":
         """See ``SiamFCMultiTracker.from_pretrained``."""
-        return cls._wrap(SiamFCMultiTracker.from_pretrained(path, device, config, backbone,
-                                                            pretrained, dtype, cuda_graphs, head))
+        return cls._wrap(SiamFCMultiTracker.from_pretrained(
+            path, device, config, backbone, pretrained, dtype, cuda_graphs, head, runtime))
 
     @classmethod
     def _wrap(cls, multi: SiamFCMultiTracker) -> "SiamFCTracker":
@@ -262,6 +257,11 @@ class SiamFCTracker:
     def precision(self) -> str:
         """The backbone precision in use: ``fp32``, ``bf16``, ``fp16`` or ``int8``."""
         return self._multi.precision
+
+    @property
+    def runtime(self) -> str:
+        """The backbone's runtime in use: ``torch`` or ``openvino``."""
+        return self._multi.runtime
 
     @property
     def score_model(self) -> ScoreModel:

@@ -52,6 +52,10 @@ class Targets:
     #   (N, M, d, H, W) memory samples,
     cf_labels: torch.Tensor | None = None  # (N, M, H, W) their labels,
     cf_weights: torch.Tensor | None = None  # (N, M) their weights (0: an empty slot)
+    sf_shape: list[np.ndarray | None] = field(default_factory=list)  # (N,) the scale filter
+    #   (steps/scale_filter.py; None while it is off): model patch w, h (2,),
+    sf_num: list[np.ndarray | None] = field(default_factory=list)    # (N,) (D, S) numerators,
+    sf_den: list[np.ndarray | None] = field(default_factory=list)    # (N,) (S,) denominators
 
     @classmethod
     def start(cls, ids: Sequence[int], center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
@@ -65,7 +69,8 @@ class Targets:
                    np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n, dtype=np.int64),
                    [z_feat[:0] for _ in range(n)], [z_feat.new_zeros(0) for _ in range(n)],
                    np.tile(IDENTITY_CALIBRATION, (n, 1)), *(torch.zeros(n, 0) for _ in range(4)),
-                   torch.zeros(n), *(torch.zeros(n, 0) for _ in range(3)))
+                   torch.zeros(n), *(torch.zeros(n, 0) for _ in range(3)),
+                   *([None] * n for _ in range(3)))
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -34,12 +34,14 @@ class TrackerRecipe:
     backbone: str | None = None
     dtype: str = "auto"
     head: str = "xcorr"
+    runtime: str = "auto"
 
     def build(self):
         from ..siamfc import SiamFCMultiTracker
         return SiamFCMultiTracker.from_pretrained(self.weights, device=self.device,
                                                   config=self.config, backbone=self.backbone,
-                                                  dtype=self.dtype, head=self.head)
+                                                  dtype=self.dtype, head=self.head,
+                                                  runtime=self.runtime)
 
 
 _TRACKERS: dict[TrackerRecipe, object] = {}    # per worker process, built once

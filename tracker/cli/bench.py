@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     tracker = SiamFCMultiTracker.from_pretrained(weights, device=device, backbone=backbone,
                                                  config=tracker_config(args),
                                                  pretrained=pretrained, dtype=args.dtype,
-                                                 cuda_graphs=args.cuda_graphs)
+                                                 cuda_graphs=args.cuda_graphs, runtime=args.runtime)
     warn_if_slow(args, tracker)
     if args.load < 0:
         raise UserError(f"--load takes a number of competitor processes >= 0, got {args.load}")
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _search(tracker, args: argparse.Namespace) -> str:
     """How a tracker searches: the scale preset, or the box head's single crop."""
-    return "box head, 1 crop" if tracker.box_head else args.preset
+    return "box head, 1 crop" if tracker.box_head else tracker.cfg.name
 
 
 def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, decode_s: list,
@@ -139,9 +139,11 @@ def _time_all(args: argparse.Namespace, tracker, frames: list, box, boxes_arr, d
                                     name=f"siamfc ({_search(tracker, args)})", governor=governor))
     for path in args.compare or []:
         other = SiamFCMultiTracker.from_pretrained(path, device=tracker.device,
-                                                   config=tracker_config(args), dtype=args.dtype)
+                                                   config=tracker_config(args), dtype=args.dtype,
+                                                   runtime=args.runtime)
         results.append(bench_siamfc(other, frames, boxes_arr[:1], args.frames, decode_s=decode_s,
-                                    name=f"siamfc {other.model.backbone_name} {other.precision} "
+                                    name=f"siamfc {other.model.backbone_name} {other.precision}"
+                                         f"{'-openvino' if other.runtime == 'openvino' else ''} "
                                          f"({_search(other, args)})", governor=governor))
     skipped = []
     if not args.no_opencv:

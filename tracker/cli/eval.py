@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     trackers = p.add_argument_group("trackers")
     trackers.add_argument("--trackers", default="siamfc",
                           help="comma-separated: siamfc, siamfc-5s, siamfc-redetect, siamfc-lite, "
-                               "siamfc-box (the xcorr-box head), opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
+                               "siamfc-box (the xcorr-box head), siamfc-fast (what --fast tracks "
+                               "with), opencv-csrt, opencv-kcf, opencv-mil, opencv-nano, opencv-vit")
     trackers.add_argument("--weights", default=None, metavar="PATH",
                           help="weights of the siamfc trackers (default: weights/siamfc_mobilenetv2.pth; "
                                "the backbone is read from the file)")
@@ -96,9 +97,11 @@ def run(args: argparse.Namespace) -> int:
                               ("vit_model", args.vit_model)) if v}
     settings = parse_settings(args.set or [])
     TrackerConfig.preset("siamfc-3s", **settings)    # bad settings: ValueError (exit 2) up front
-    # dtype auto -> the precision used here (int8 or fp32), named in the results folder
+    # dtype and runtime auto -> the precision (int8 or fp32) and runtime used here, named in
+    # the results folder
     specs = [TrackerSpec(n, args.weights, device, onnx, args.dtype, args.lite_weights,
-                         box_weights=args.box_weights, settings=settings).resolved() for n in names]
+                         box_weights=args.box_weights, settings=settings,
+                         runtime=args.runtime).resolved() for n in names]
     if args.ray is not None:
         require_ray_here(args)
     experiment = Experiment(sequences, args.results_dir, args.report_dir)

@@ -79,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
         # no score model while sampling (the cues do not depend on it), so that a stale
         # <weights>.score.json does not stop its own refit
         network, calibration = load_network(weights, backbone, True, args.dtype, args.device)
-        tracker = SiamFCMultiTracker(network, TrackerConfig(online=args.online),
-                                     device=args.device, dtype=args.dtype, calibration=calibration)
+        config = TrackerConfig.preset("siamfc-1s" if args.fast else "siamfc-3s", online=args.online)
+        tracker = SiamFCMultiTracker(network, config,
+                                     device=args.device, dtype=args.dtype, calibration=calibration,
+                                     runtime=args.runtime)
         bar = progress(len(sequences), "sampling", enabled=not args.quiet, unit="seq")
         try:
             samples = collect_samples(tracker, sequences, exemplars=args.exemplars,

@@ -15,7 +15,7 @@ DTYPE_HELP = ("backbone precision: auto (default): fp32, or int8 on an x86 CPU w
               "none, so auto is fp32 for them; --lite and alexnet have one); fp32 (the "
               "reference); bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU "
               "(needs <weights>.int8.pth from `siamfc quantize`)")
-PRESET_NAMES = ["siamfc-3s", "siamfc-5s"]
+PRESET_NAMES = ["siamfc-3s", "siamfc-5s", "siamfc-1s"]
 
 
 # -- option groups ----------------------------------------------------------------------------
@@ -59,6 +59,10 @@ def add_weights_options(p: Group) -> None:
                    help="weights file (default: weights/siamfc_mobilenetv2.pth, or $SIAMFC_WEIGHTS)")
     p.add_argument("--lite", action="store_true",
                    help="use the lighter network, weights/siamfc_lite.pth (faster on a CPU)")
+    p.add_argument("--fast", action="store_true",
+                   help="the fast tracker: the stride-16 network weights/siamfc_mobilenetv2_s16.pth "
+                        "and one search crop per frame (--preset siamfc-1s unless given): several "
+                        "times the default's update rate, lower accuracy (docs/speed.md)")
     p.add_argument("--backbone", choices=backbone_names(),
                    help="network of --weights (read from the file when omitted); without "
                         "--weights, that network's shipped file: "
@@ -76,11 +80,17 @@ def add_weights_options(p: Group) -> None:
 def add_dtype_option(p: Group) -> None:
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16", "int8"],
                    help=DTYPE_HELP)
+    p.add_argument("--runtime", default="auto", choices=["auto", "torch", "openvino"],
+                   help="what runs the backbone: auto (default): OpenVINO where it is installed "
+                        "(pip install \"siamfc[openvino]\") and measures faster on this CPU, "
+                        "measured once and cached, else torch; torch; openvino (fp32, or bf16 "
+                        "on CPUs with AVX-512 BF16/AMX)")
 
 
 def add_preset_option(p: Group) -> None:
-    p.add_argument("--preset", default="siamfc-3s", choices=PRESET_NAMES,
-                   help="tracker settings of the paper: 3 scales (default) or 5 scales")
+    p.add_argument("--preset", default=None, choices=PRESET_NAMES,
+                   help="tracker settings: the paper's 3 scales (default) or 5 scales, or one "
+                        "search crop with DSST's scale filter (siamfc-1s, the default of --fast)")
 
 
 def add_settings_option(p: Group) -> None:
@@ -172,8 +182,14 @@ def add_display_option(p: Group) -> None:
 def weights_from_args(args: argparse.Namespace) -> tuple[Path, str | None]:
     """(weights file, backbone or None to read it from the file) from --weights/--lite/--backbone/
     --head."""
-    from ..model.weights import DEFAULT_BACKBONE, LITE_BACKBONE, default_weights_path
+    from ..model.weights import DEFAULT_BACKBONE, FAST_BACKBONE, LITE_BACKBONE, default_weights_path
     head = getattr(args, "head", None)
+    if getattr(args, "fast", False):
+        given = [o for o, v in (("lite", args.lite), ("weights", args.weights), ("head", head),
+                                ("backbone", args.backbone)) if v]
+        if given:
+            raise UserError(f"give --fast or --{given[0]}, not both")
+        return default_weights_path(FAST_BACKBONE), None
     if getattr(args, "lite", False):
         if args.weights or head:
             raise UserError(f"give --lite or --{'weights' if args.weights else 'head'}, not both")
@@ -210,6 +226,11 @@ def parse_settings(items: Sequence[str]) -> dict:
     return out
 
 
+def preset_name(args: argparse.Namespace) -> str:
+    """--preset, else ``siamfc-1s`` with --fast and ``siamfc-3s`` without."""
+    return args.preset or ("siamfc-1s" if getattr(args, "fast", False) else "siamfc-3s")
+
+
 def tracker_config(args: argparse.Namespace, redetect: bool | None = None):
     """The ``TrackerConfig`` of --preset with the --set overrides (validated), plus the
     command's ``redetect`` default (a --set of it wins) and --lost-threshold when it has one."""
@@ -217,7 +238,7 @@ def tracker_config(args: argparse.Namespace, redetect: bool | None = None):
     changes = parse_settings(getattr(args, "set", None) or [])
     if redetect is not None and "redetect" not in changes:
         changes["redetect"] = redetect
-    config = TrackerConfig.preset(args.preset)
+    config = TrackerConfig.preset(preset_name(args))
     if getattr(args, "lost_threshold", None) is not None:
         changes["lost_threshold"] = args.lost_threshold
         changes["recover_threshold"] = max(config.recover_threshold, args.lost_threshold)
@@ -244,7 +265,7 @@ def build_tracker(args: argparse.Namespace):
     weights, backbone = weights_from_args(args)
     return warn_if_slow(args, SiamFCTracker.from_pretrained(
         weights, device=args.device, config=tracker_config(args), backbone=backbone,
-        dtype=args.dtype, cuda_graphs=args.cuda_graphs))
+        dtype=args.dtype, cuda_graphs=args.cuda_graphs, runtime=args.runtime))
 
 
 def build_multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
@@ -253,7 +274,7 @@ def build_multi_tracker(args: argparse.Namespace, redetect: bool | None = None):
     weights, backbone = weights_from_args(args)
     return warn_if_slow(args, SiamFCMultiTracker.from_pretrained(
         weights, device=args.device, config=tracker_config(args, redetect), backbone=backbone,
-        dtype=args.dtype, cuda_graphs=args.cuda_graphs))
+        dtype=args.dtype, cuda_graphs=args.cuda_graphs, runtime=args.runtime))
 
 
 def warn_if_slow(args: argparse.Namespace, tracker):
@@ -267,9 +288,11 @@ def warn_if_slow(args: argparse.Namespace, tracker):
 
 
 def running_on(tracker) -> str:
-    """``"int8 on cpu: AMD EPYC (AVX2; no VNNI, no BF16)"``: precision and device, for summaries."""
+    """``"int8 on cpu: AMD EPYC (AVX2; no VNNI, no BF16)"``: precision and device, for summaries
+    (``"fp32 in OpenVINO on cpu: ..."`` when OpenVINO runs the backbone)."""
     from ..model.runtime import describe_device
-    return f"{tracker.precision} on {describe_device(tracker.device)}"
+    where = " in OpenVINO" if tracker.runtime == "openvino" else ""
+    return f"{tracker.precision}{where} on {describe_device(tracker.device)}"
 
 
 def training_sequences(args: argparse.Namespace, weights: list[float] | None = None):

@@ -321,7 +321,8 @@ def track_on_ray(args: argparse.Namespace, plans: list[InputPlan]) -> int:
         raise InputError(f"{weights}: no such weights file")
     device = str(resolve_device(args.device))
     recipe = TrackerRecipe(str(Path(weights).resolve()), device,
-                           tracker_config(args, redetect=args.redetect), backbone, args.dtype)
+                           tracker_config(args, redetect=args.redetect), backbone, args.dtype,
+                           runtime=args.runtime)
     address = None if args.ray == "local" else args.ray
     bar = progress(len(plans), "inputs", enabled=not args.quiet, unit="input")
     failures = frames = 0

@@ -27,13 +27,15 @@ class TrackerSiamFCParams:
     """What ``TrackerSiamFC.create`` builds (OpenCV's ``Tracker*_Params``): ``weights`` a
     .pth file (None: the shipped default for ``backbone``), ``backbone`` (None: the default
     network), ``device`` ("auto", "cpu", "cuda", ...), ``dtype`` ("auto", "fp32", "bf16",
-    ...), ``config`` a ``TrackerConfig`` or a preset name (None: the defaults)."""
+    ...), ``config`` a ``TrackerConfig`` or a preset name (None: the defaults), ``runtime``
+    ("auto", "torch", "openvino")."""
 
     weights: str | os.PathLike | None = None
     backbone: str | None = None
     device: str = "auto"
     dtype: str = "auto"
     config: TrackerConfig | str | None = None
+    runtime: str = "auto"
 
 
 class TrackerSiamFC:
@@ -53,7 +55,8 @@ class TrackerSiamFC:
             raise TypeError("params must be a TrackerSiamFC.Params (TrackerSiamFCParams), got "
                             f"{type(p).__name__}")
         return cls(SiamFCTracker.from_pretrained(p.weights, device=p.device, config=p.config,
-                                                 backbone=p.backbone, dtype=p.dtype))
+                                                 backbone=p.backbone, dtype=p.dtype,
+                                                 runtime=p.runtime))
 
     @property
     def tracker(self) -> SiamFCTracker:

@@ -3,7 +3,8 @@
 Names: ``siamfc`` (the default preset), ``siamfc-3s``, ``siamfc-5s``, ``siamfc-redetect``
 (siamfc-3s with lost-target re-detection), ``siamfc-lite`` (siamfc-3s with ``weights/siamfc_lite.pth``),
 ``siamfc-box`` (the xcorr-box head, ``weights/siamfc_mobilenetv2_box.pth``: one search crop, the
-box regressed), ``opencv-csrt``,
+box regressed), ``siamfc-fast`` (``weights/siamfc_mobilenetv2_s16.pth`` with the ``siamfc-1s``
+preset: one search crop and DSST's scale filter), ``opencv-csrt``,
 ``opencv-kcf``, ``opencv-mil``, ``opencv-nano`` and ``opencv-vit`` (these two need their ONNX
 model paths). CSRT and KCF live in ``opencv-contrib-python``.
 """
@@ -44,6 +45,7 @@ class TrackerSpec:
     lite_weights: str | None = None     # for siamfc-lite (default weights/siamfc_lite.pth)
     box_weights: str | None = None      # for siamfc-box (default weights/siamfc_mobilenetv2_box.pth)
     settings: dict[str, object] = field(default_factory=dict)   # TrackerConfig overrides
+    runtime: str = "torch"              # of the backbone; "auto": see resolved()
 
     @property
     def label(self) -> str:
@@ -56,30 +58,37 @@ class TrackerSpec:
         if weights:
             label += f"@{Path(weights).stem}"
         label += "".join(f"+{k}={v}" for k, v in sorted(self.settings.items()))
-        return label if self.dtype == "fp32" else f"{label}-{self.dtype}"
+        label = label if self.dtype == "fp32" else f"{label}-{self.dtype}"
+        return label if self.runtime == "torch" else f"{label}-{self.runtime}"
 
     def resolved(self) -> "TrackerSpec":
-        """This spec with ``dtype="auto"`` replaced by the precision the SiamFC tracker picks for
-        it on this machine (``int8`` or ``fp32``), so that the results label names it."""
-        if self.dtype != "auto" or not self.name.startswith("siamfc"):
+        """This spec with ``dtype="auto"`` and ``runtime="auto"`` replaced by what the SiamFC
+        tracker picks for it on this machine (``int8`` or ``fp32``; ``torch`` or ``openvino``),
+        so that the results label names them."""
+        if "auto" not in (self.dtype, self.runtime) or not self.name.startswith("siamfc"):
             return self
-        return replace(self, dtype=SiamFCAdapter(self).precision)
+        adapter = SiamFCAdapter(self)
+        return replace(self, dtype=adapter.precision, runtime=adapter.runtime)
 
 
 def spec_weights(spec: TrackerSpec) -> str | None:
     """The weights path a SiamFC spec was given for its tracker (``lite_weights`` for
-    siamfc-lite, ``box_weights`` for siamfc-box, else ``weights``); None: the shipped file."""
+    siamfc-lite, ``box_weights`` for siamfc-box, none for siamfc-fast, else ``weights``); None:
+    the shipped file."""
     if spec.name.startswith("siamfc-lite"):
         return spec.lite_weights
     if spec.name.startswith("siamfc-box"):
         return spec.box_weights
+    if spec.name.startswith("siamfc-fast"):
+        return None
     return spec.weights
 
 
 def weights_path(spec: TrackerSpec) -> Path:
     """The weights file a SiamFC spec loads: the path given for its tracker
     (``spec_weights``), else that tracker's shipped file."""
-    from ..model.weights import DEFAULT_BACKBONE, LITE_BACKBONE, default_weights_path
+    from ..model.weights import (DEFAULT_BACKBONE, FAST_BACKBONE, LITE_BACKBONE,
+                                 default_weights_path)
     given = spec_weights(spec)
     if given:
         return Path(given)
@@ -87,6 +96,8 @@ def weights_path(spec: TrackerSpec) -> Path:
         return default_weights_path(LITE_BACKBONE)
     if spec.name.startswith("siamfc-box"):
         return default_weights_path(DEFAULT_BACKBONE, "xcorr-box")
+    if spec.name.startswith("siamfc-fast"):
+        return default_weights_path(FAST_BACKBONE)
     return default_weights_path()
 
 
@@ -95,9 +106,9 @@ def tracker_config(spec: TrackerSpec) -> "TrackerConfig":
     ``-redetect`` names, and the spec's overrides."""
     from ..config import TrackerConfig
     name, redetect = spec.name.removesuffix("-redetect"), spec.name.endswith("-redetect")
-    return TrackerConfig.preset(
-        "siamfc-3s" if name in ("siamfc", "siamfc-lite", "siamfc-box") else name,
-        **{"redetect": redetect, **spec.settings})
+    preset = {"siamfc": "siamfc-3s", "siamfc-lite": "siamfc-3s", "siamfc-box": "siamfc-3s",
+              "siamfc-fast": "siamfc-1s"}.get(name, name)
+    return TrackerConfig.preset(preset, **{"redetect": redetect, **spec.settings})
 
 
 class SiamFCAdapter:
@@ -106,8 +117,9 @@ class SiamFCAdapter:
         config = tracker_config(spec)
         self.name = spec.name
         self._tracker = SiamFCTracker.from_pretrained(weights_path(spec), device=spec.device,
-                                                      config=config, dtype=spec.dtype)
-        self.precision = self._tracker.precision
+                                                      config=config, dtype=spec.dtype,
+                                                      runtime=spec.runtime)
+        self.precision, self.runtime = self._tracker.precision, self._tracker.runtime
 
     def init(self, frame: np.ndarray, box: np.ndarray) -> None:
         self._tracker.init(frame, box)
@@ -187,6 +199,7 @@ def opencv_factory(spec: TrackerSpec):
 
 def available_trackers() -> list[str]:
     return ["siamfc", "siamfc-3s", "siamfc-5s", "siamfc-redetect", "siamfc-lite", "siamfc-box",
+            "siamfc-fast",
             "opencv-csrt", "opencv-kcf", "opencv-mil",
             "opencv-nano", "opencv-vit"]
 

@@ -48,7 +48,8 @@ def provenance(spec: TrackerSpec) -> dict:
     if weights is not None:
         cfg = tracker_config(spec)
         config = dataclasses.asdict(cfg)
-        info.update(precision=spec.dtype, device=spec.device, settings=dict(spec.settings),
+        info.update(precision=spec.dtype, runtime=spec.runtime, device=spec.device,
+                    settings=dict(spec.settings),
                     config={k: v for k, v in config.items() if k != "name"},
                     weights=str(weights),
                     weights_sha256=file_sha256(weights) if weights.is_file() else "missing")

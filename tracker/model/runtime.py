@@ -145,6 +145,33 @@ def pick_precision(dtype: str, device: torch.device, backbone: nn.Module,
     return timing.faster_precision(backbone, calibration, cpu_info().describe())
 
 
+def pick_runtime(runtime: str, device: torch.device, precision: str, backbone: nn.Module,
+                 crops: int = 3) -> str:
+    """The concrete runtime of the backbone for ``runtime``: ``torch``; ``openvino`` (a CPU,
+    fp32 or bf16, the package installed, else a ``ValueError``); or for ``auto`` OpenVINO where
+    it is installed and measures faster on ``crops`` search crops of this CPU
+    (``timing.faster_runtime``, cached), else torch (always torch with
+    ``SIAMFC_AUTO_PRECISION=rule``)."""
+    from .openvino import RUNTIMES, openvino_available
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {list(RUNTIMES)}, got {runtime!r}")
+    if runtime == "torch":
+        return "torch"
+    fits = device.type == "cpu" and precision in ("fp32", "bf16")
+    if runtime == "openvino":
+        if not fits:
+            raise ValueError(f"the OpenVINO runtime runs fp32 or bf16 on the CPU, not {precision} "
+                             f"on {device}; use --runtime torch")
+        if not openvino_available():
+            raise ValueError("the OpenVINO runtime needs the openvino package: "
+                             'pip install "siamfc[openvino]", or use --runtime torch')
+        return "openvino"
+    from . import timing
+    if not (fits and openvino_available() and timing.timing_enabled()):
+        return "torch"
+    return timing.faster_runtime(backbone, precision, cpu_info().describe(), crops=crops)
+
+
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     """``fp32`` | ``bf16`` | ``fp16`` | ``int8`` -> dtype of the crops fed to the backbone;
     fp16 needs CUDA, int8 the CPU."""

@@ -1,13 +1,15 @@
-"""``auto`` precision by measurement: on CPUs where int8 may or may not beat fp32 (AVX2 without
+"""``auto`` precision and runtime by measurement: on CPUs where int8 may or may not beat fp32 (AVX2 without
 VNNI: measured 1.6x faster on one AMD EPYC, 1.3x slower on another), time both backbones once
-on this machine's search crops and keep the faster, cached per CPU, torch, threads and weights.
+on this machine's search crops and keep the faster, cached per CPU, torch, threads and weights;
+likewise torch or OpenVINO (where it is installed) for the backbone's runtime.
 
 The cache is ``precision.json`` in ``$SIAMFC_CACHE_DIR`` (default ``$XDG_CACHE_HOME/siamfc`` or
 ``~/.cache/siamfc``); delete it to measure again. ``SIAMFC_AUTO_PRECISION=rule`` skips the
-timing and uses the CPU rule alone (int8 on x86 with AVX2).
+timing and uses the CPU rule alone (int8 on x86 with AVX2; the torch runtime).
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import statistics
@@ -41,10 +43,12 @@ def timing_enabled() -> bool:
     return mode == "time"
 
 
-def time_backbone(module: nn.Module, size: int, crops: int = 3, repeats: int = 5) -> float:
+def time_backbone(module: nn.Module, size: int, crops: int = 3, repeats: int = 5,
+                  dtype: torch.dtype | None = None) -> float:
     """Median seconds of ``module`` on ``crops`` random (crops, 3, size, size) channels-last
-    float crops, after two warm-up passes."""
-    x = (torch.rand(crops, 3, size, size) * 255).contiguous(memory_format=torch.channels_last)
+    crops (float32, or ``dtype``), after two warm-up passes."""
+    x = (torch.rand(crops, 3, size, size) * 255).to(dtype or torch.float32).contiguous(
+        memory_format=torch.channels_last)
     times = []
     with torch.inference_mode():
         for i in range(repeats + 2):
@@ -75,7 +79,50 @@ def faster_precision(backbone: nn.Module, calibration: dict[str, torch.Tensor], 
     """``int8`` or ``fp32``, whichever runs ``crops`` search crops faster on this CPU (int8
     needs to be at least 5% faster), from the cache or measured now (about 10 backbone passes
     of each) and stored."""
-    key = cache_key(cpu, calibration, size, crops)
+    return cached_choice(
+        cache_key(cpu, calibration, size, crops), "precision",
+        lambda: (measure_fn or measure)(backbone, calibration, size, crops),
+        lambda s: "int8" if s["int8"] <= INT8_MARGIN * s["fp32"] else "fp32", ("int8", "fp32"))
+
+
+def measure_runtimes(backbone: nn.Module, precision: str, size: int,
+                     crops: int) -> dict[str, float]:
+    """Seconds per pass of the folded fp32 ``backbone`` in torch and in OpenVINO at
+    ``precision`` (torch runs bf16 too when that is asked)."""
+    from .openvino import OpenVINOBackbone
+    own = copy.deepcopy(backbone).float().eval()
+    ov = OpenVINOBackbone(own, precision)
+    if precision == "bf16":
+        own = copy.deepcopy(own).to(torch.bfloat16)
+    return {"torch": time_backbone(own, size, crops,
+                                   dtype=torch.bfloat16 if precision == "bf16" else None),
+            "openvino": time_backbone(ov, size, crops)}
+
+
+def runtime_key(cpu: str, backbone: nn.Module, precision: str, size: int, crops: int) -> str:
+    import openvino
+    shape = f"{type(backbone).__name__}/{sum(p.numel() for p in backbone.parameters())}"
+    return (f"runtime | {cpu} | torch {torch.__version__} | openvino {openvino.__version__} | "
+            f"{torch.get_num_threads()} threads | {shape} {precision} | {crops}x{size}px")
+
+
+def faster_runtime(backbone: nn.Module, precision: str, cpu: str, size: int = 255,
+                   crops: int = 3,
+                   measure_fn: Callable[..., dict[str, float]] | None = None) -> str:
+    """``openvino`` or ``torch``, whichever runs ``crops`` search crops of the folded
+    ``backbone`` faster at ``precision`` on this CPU (OpenVINO needs to be at least 5% faster),
+    from the cache or measured now and stored."""
+    return cached_choice(
+        runtime_key(cpu, backbone, precision, size, crops), "runtime",
+        lambda: (measure_fn or measure_runtimes)(backbone, precision, size, crops),
+        lambda s: "openvino" if s["openvino"] <= INT8_MARGIN * s["torch"] else "torch",
+        ("openvino", "torch"))
+
+
+def cached_choice(key: str, field: str, measure_now: Callable[[], dict[str, float]],
+                  decide: Callable[[dict[str, float]], str], allowed: tuple[str, ...]) -> str:
+    """The ``field`` choice cached under ``key``, or ``decide`` on the seconds measured now
+    (stored with them)."""
     path = cache_dir() / CACHE_FILE
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
@@ -84,11 +131,11 @@ def faster_precision(backbone: nn.Module, calibration: dict[str, torch.Tensor], 
     if not isinstance(cached, dict):
         cached = {}
     entry = cached.get(key)
-    if isinstance(entry, dict) and entry.get("precision") in ("int8", "fp32"):
-        return entry["precision"]
-    seconds = (measure_fn or measure)(backbone, calibration, size, crops)
-    choice = "int8" if seconds["int8"] <= INT8_MARGIN * seconds["fp32"] else "fp32"
-    cached[key] = {"precision": choice, "ms": {k: round(v * 1e3, 2) for k, v in seconds.items()},
+    if isinstance(entry, dict) and entry.get(field) in allowed:
+        return entry[field]
+    seconds = measure_now()
+    choice = decide(seconds)
+    cached[key] = {field: choice, "ms": {k: round(v * 1e3, 2) for k, v in seconds.items()},
                    "measured": time.strftime("%Y-%m-%d %H:%M")}
     try:       # a cache that cannot be written only means measuring again next time
         path.parent.mkdir(parents=True, exist_ok=True)

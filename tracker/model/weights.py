@@ -17,8 +17,10 @@ from .runtime import check_precision, int8_pays, resolve_device
 
 DEFAULT_BACKBONE = "mobilenetv2"   # the network of the default weights file
 LITE_BACKBONE = "alexnet_slim"     # the backbone of weights/siamfc_lite.pth
+FAST_BACKBONE = "mobilenetv2_s16"  # the network of --fast (with the siamfc-1s preset)
 DEFAULT_FILES = {"mobilenetv2": "siamfc_mobilenetv2.pth", "alexnet": "siamfc_alexnet.pth",
-                 LITE_BACKBONE: "siamfc_lite.pth", "mobilenetv2_64": "siamfc_mobilenetv2_64.pth"}
+                 LITE_BACKBONE: "siamfc_lite.pth", "mobilenetv2_64": "siamfc_mobilenetv2_64.pth",
+                 FAST_BACKBONE: "siamfc_mobilenetv2_s16.pth"}
 #: the shipped weights of the other heads, by (head, backbone): ``siamfc track --head xcorr-box``
 HEAD_FILES = {("xcorr-box", "mobilenetv2"): "siamfc_mobilenetv2_box.pth"}
 HOW_TO_GET = ("check the path given to --weights (or $SIAMFC_WEIGHTS, which sets the default "

@@ -5,7 +5,7 @@ A frame goes through them in this order:
 - ``features.py``: the network prepared for inference, crops in, features out;
 - the step of the network: ``scale_search.py`` (SiamFC's search over S scales, with
   ``response.py``'s upsampled, windowed peak and, with ``distractors``, ``distractors.py``'s
-  look-alike memory) or ``box.py`` (one crop, the box regressed, ``regression.py``'s pure
+  look-alike memory; or one crop and ``scale_filter.py``'s DSST scale filter) or ``box.py`` (one crop, the box regressed, ``regression.py``'s pure
   functions and the first-frame calibration); each returns a ``StepOutcome`` (``outcome.py``);
   both add the response of ``online.py``'s target model (a correlation filter per target,
   learned while tracking) to the siamese one before the peak is taken;

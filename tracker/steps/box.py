@@ -129,6 +129,11 @@ class BoxStep:
                           tuple(feat.shape[-2:]))
         return StepOutcome(new_center, sized, z_sz, back[4], scale, back[5:].T, sample=sample)
 
+    def start(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
+              z_feat: torch.Tensor) -> dict[str, np.ndarray]:
+        """New targets' state: ``box_cal``, their ``calibrate``d lines."""
+        return {"box_cal": self.calibrate(img, center, size, z_sz, z_feat)}
+
     def calibrate(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
                   z_feat: torch.Tensor) -> np.ndarray:
         """(n, 4) per-target lines through which the regressed w, h are read (see

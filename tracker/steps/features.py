@@ -9,7 +9,8 @@ from ..model.graphs import GraphedBackbone
 from ..model.backbones.inverted import InvertedResidualNet
 from ..model.network import SiamNet
 from ..model.quantize import Int8Backbone, split_calibration
-from ..model.runtime import check_precision, pick_precision, resolve_dtype
+from ..model.openvino import OpenVINOBackbone
+from ..model.runtime import check_precision, pick_precision, pick_runtime, resolve_dtype
 
 
 class Features:
@@ -20,18 +21,27 @@ class Features:
     ranges in ``calibration``) or ``auto`` (see ``model.runtime.pick_precision``); ``precision``
     says which was chosen. The cross-correlation and everything after it stay fp32 (a bf16
     response map cannot place the peak). ``cuda_graphs``: the backbones replayed from one CUDA
-    graph per input shape.
+    graph per input shape. ``runtime``: ``torch``, ``openvino`` (the backbones run by OpenVINO,
+    fp32 or bf16 on a CPU; ``model.openvino``) or ``auto`` (``model.runtime.pick_runtime``,
+    timed on ``crops`` search crops); ``runtime`` says which was chosen.
     """
 
     def __init__(self, model: SiamNet, cfg: TrackerConfig, device: torch.device, dtype: str = "auto",
                  calibration: dict[str, torch.Tensor] | None = None,
-                 cuda_graphs: bool = False) -> None:
+                 cuda_graphs: bool = False, runtime: str = "auto", crops: int = 3) -> None:
         check_precision(dtype)
         self.device = device
         self.model = fold_batchnorm(model).to(device).to(memory_format=torch.channels_last)
         exemplar_cal, search_cal = split_calibration(calibration)
         self.precision = pick_precision(dtype, device, self.model.backbone, exemplar_cal)
         self.dtype = resolve_dtype(self.precision, device)
+        self.runtime = pick_runtime(runtime, device, self.precision, self.model.backbone, crops)
+        if self.runtime == "openvino":      # fp32 crops in; OpenVINO runs its precision
+            self.dtype = torch.float32
+            self.model.backbone = OpenVINOBackbone(self.model.backbone, self.precision)
+            if self.model.search_backbone is not None:
+                self.model.search_backbone = OpenVINOBackbone(self.model.search_backbone,
+                                                              self.precision)
         for branch in self.model.backbones():
             branch.to(self.dtype)
         if self.precision == "int8":
@@ -51,9 +61,10 @@ class Features:
         for p in self.model.parameters():
             p.requires_grad_(False)
         # the shallow layer that the online model may add: for the inverted-residual
-        # backbones run as modules (not int8, not graphed)
-        self.has_shallow = (isinstance(self.model.search_backbone or self.model.backbone,
-                                       InvertedResidualNet) and not cuda_graphs)
+        # backbones run as modules or by OpenVINO (not int8, not graphed)
+        net = self.model.search_backbone or self.model.backbone
+        self.has_shallow = (isinstance(getattr(net, "inner", net), InvertedResidualNet)
+                            and not cuda_graphs)
         if cuda_graphs:
             self.model.backbone = GraphedBackbone(self.model.backbone)
             if self.model.search_backbone is not None:

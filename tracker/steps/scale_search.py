@@ -8,6 +8,8 @@ For all N targets and S scales at once (Bertinetto et al. 2016, section 2.4):
   4. normalise the chosen map, blend with a cosine window, take the peak;
   5. move the centre by the peak's displacement (response px -> crop px -> frame px);
   6. damp the size update with the scale learning rate and clamp it.
+With ``scale_estimate="filter"`` there is one search crop per target (S = 1) and the size
+change comes from DSST's scale filter at the new centre instead (``scale_filter.py``).
 With ``distractors`` the target is placed on the response with its look-alikes subtracted
 (``distractors.py``); its cues (the score) stay those of the plain response. With the online
 model (``online.py``) its response is added to the siamese one, for placing and for the cues;
@@ -31,6 +33,7 @@ from .online import OnlineModel, label_sigma
 from .outcome import StepOutcome
 from .regression import IDENTITY_CALIBRATION
 from .response import ResponsePeak
+from .scale_filter import ScaleFilter, gray
 from .scoring import raw_cues
 
 
@@ -41,20 +44,28 @@ class ScaleSearch:
                  timer: StageTimer, online: OnlineModel | None = None) -> None:
         self.cfg, self.features, self.peak, self.timer = cfg, features, peak, timer
         self.online = online
-        self.scales = scale_factors(cfg.num_scales, cfg.scale_step)                  # (S,)
-        penalty = np.full(cfg.num_scales, cfg.scale_penalty)
-        penalty[cfg.num_scales // 2] = 1.0
+        self.scale_filter = (ScaleFilter(cfg.scale_filter_step, cfg.scale_filter_lr)
+                             if cfg.scale_estimate == "filter" else None)
+        self.num_scales = 1 if self.scale_filter is not None else cfg.num_scales
+        self.scales = scale_factors(self.num_scales, cfg.scale_step)                 # (S,)
+        penalty = np.full(self.num_scales, cfg.scale_penalty)
+        penalty[self.num_scales // 2] = 1.0
         self._penalty = torch.tensor(penalty, dtype=torch.float32, device=features.device)
 
-    def calibrate(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
-                  z_feat: torch.Tensor) -> np.ndarray:
-        """(n, 4) size calibration lines of new targets: the identity (nothing is regressed)."""
-        return np.tile(IDENTITY_CALIBRATION, (len(center), 1))
+    def start(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
+              z_feat: torch.Tensor) -> dict[str, object]:
+        """New targets' state: the identity size calibration (nothing is regressed) and, with
+        the scale filter, its first filters."""
+        state: dict[str, object] = {"box_cal": np.tile(IDENTITY_CALIBRATION, (len(center), 1))}
+        if self.scale_filter is not None:
+            state.update(zip(("sf_shape", "sf_num", "sf_den"),
+                             self.scale_filter.start(gray(img.frame), center, size)))
+        return state
 
     def __call__(self, img: FrameCrops, targets: Targets, hw: tuple[int, int]) -> StepOutcome:
         """Steps 1-6 for every target on the frame ``img`` of (H, W) ``hw``."""
         cfg, t, timer = self.cfg, targets, self.timer
-        n, s = len(t), cfg.num_scales
+        n, s = len(t), self.num_scales
         z_feat = t.z_feat
         # 1. search crops of side s_x * scale for every target and scale, one batched call
         with timer.stage("crop"):
@@ -125,8 +136,12 @@ class ScaleSearch:
 
             # 6. damped size update, clamped to [min_scale, max_scale] x initial size
             damped = (1 - cfg.scale_lr) + cfg.scale_lr * scale                            # (n,)
-            new_size = np.clip(t.size * damped[:, None], cfg.min_scale * t.base_size,
-                               cfg.max_scale * t.base_size)
+            lo, hi = cfg.min_scale * t.base_size, cfg.max_scale * t.base_size
+            new_size = np.clip(t.size * damped[:, None], lo, hi)
+        if self.scale_filter is not None:        # or the scale filter's (DSST's, undamped)
+            with timer.stage("scale"):
+                new_size = self.scale_filter.track(gray(img.frame), t, new_center, lo, hi)
+        with timer.stage("bookkeeping"):
             z_sz = t.z_sz * np.sqrt(new_size.prod(axis=1) / t.size.prod(axis=1))
             sample = None
             if spec is not None:         # the chosen crops, the target where it was found
@@ -135,4 +150,7 @@ class ScaleSearch:
                           np.stack([row - centre, col - centre], axis=1) / cfg.response_up,
                           label_sigma(new_size, zoom, cfg.total_stride, cfg.online_sigma),
                           tuple(feat.shape[-2:]))
+        if self.scale_filter is not None:        # the size change, not the crop's scale
+            scale = np.sqrt(new_size.prod(axis=1) / t.size.prod(axis=1))
         return StepOutcome(new_center, new_size, z_sz, back[2], scale, back[3:].T, found, sample)
+

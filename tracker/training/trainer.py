@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -257,6 +257,10 @@ class Trainer:
         if cfg.start_from:
             start_from_weights(self.model, cfg.start_from)
         self.model.copy_exemplar_branch()     # separate branches start equal
+        # the labels' grid is the network's: its stride wins over the pair settings' default
+        stride = int(getattr(self.model.backbone, "total_stride", cfg.pairs.total_stride))
+        if stride != cfg.pairs.total_stride:
+            cfg = self.cfg = replace(cfg, pairs=replace(cfg.pairs, total_stride=stride))
         self.model.to(self.device).to(memory_format=torch.channels_last)
         self.net: torch.nn.Module = self.model
         if self.distributed:
@@ -277,6 +281,10 @@ class Trainer:
         if cfg.distill:
             self.teacher = load_model(cfg.distill).to(self.device).to(memory_format=torch.channels_last)
             self.teacher.requires_grad_(False)
+            if getattr(self.teacher.backbone, "total_stride", 8) != stride:
+                raise ValueError(f"the teacher {cfg.distill} has stride "
+                                 f"{self.teacher.backbone.total_stride}, this network {stride}: "
+                                 "their responses do not align; distil from a network of the same stride")
         self.steps_per_epoch = max(1, math.ceil(cfg.steps_per_epoch / self.world))
         seed = cfg.seed if self.world == 1 else cfg.seed * 1000 + self.rank
         self.dataset = PairDataset(sequences, self.steps_per_epoch * cfg.batch_size, cfg.pairs,

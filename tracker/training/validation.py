@@ -23,7 +23,8 @@ def make_validator(root: str | os.PathLike, names: list[str] | None = None,
 
     def validate(model: torch.nn.Module) -> float:
         # the tracker works on its own BN-folded copy: ``model`` is left as it is
-        tracker = SiamFCTracker(model, config=TrackerConfig.preset(preset), device=device)
+        tracker = SiamFCTracker(model, config=TrackerConfig.preset(preset), device=device,
+                                runtime="torch")
         results = []
         for seq in sequences:
             boxes, times, _ = track_sequence(tracker, seq)

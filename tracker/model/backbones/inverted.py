@@ -2,7 +2,8 @@
 
 The ImageNet networks are cut after a middle stage; the stages after the third stride-2 one
 keep stride 1 and dilate their depthwise convolutions instead (as SiamRPN++ does), so the total
-stride is 8. Unlike AlexNet these networks pad, so a 127 px exemplar gives 16x16 features and a
+stride is 8 (``max_stride=16``: the stages keep their own strides up to 16, as NanoTrack's and
+LightTrack's backbones do; a 127 exemplar then gives 8x8 features, a 255 crop 16x16). Unlike AlexNet these networks pad, so a 127 px exemplar gives 16x16 features and a
 255 px search crop 32x32, and cell ``i`` of either map is centred on pixel ``8 i`` of its crop.
 The outermost ``border`` cells of both maps see the zero padding; they are cut off (SiamDW's
 remedy; with ``border=4`` the exemplar keeps its central 8x8 cells, about the target itself, as
@@ -83,7 +84,7 @@ def input_normalization(mean_rgb: tuple[float, float, float],
 
 class InvertedResidualNet(nn.Module):
     """Stem (3x3/2 conv+BN+ReLU6) and ``stages`` of inverted residual blocks, cut after the
-    last given stage, total stride 8, then the 1x1 ``adjust`` convolution and the border cut.
+    last given stage, total stride ``max_stride`` (8 by default), then the 1x1 ``adjust`` convolution and the border cut.
     (``max_stride=32`` with all stages gives the ImageNet network itself, undilated.)
 
     ``blocks`` numbers the blocks as the ImageNet files do; ``stage_blocks[s]`` lists the
@@ -135,8 +136,9 @@ class InvertedResidualNet(nn.Module):
                                     nn.BatchNorm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) BGR 0-255 -> (B, out_channels, ceil(H / 8) - 2 border, same for W):
-        (B, C, 8, 8) for a 127 exemplar and (B, C, 24, 24) for a 255 search crop (border 4)."""
+        """(B, 3, H, W) BGR 0-255 -> (B, out_channels, ceil(H / stride) - 2 border, same for W):
+        (B, C, 8, 8) for a 127 exemplar and (B, C, 24, 24) for a 255 search crop (stride 8,
+        border 4); (B, C, 4, 4) and (B, C, 12, 12) at stride 16, border 2."""
         return self._cut(self.adjust(self.blocks(self.stem(self.normalize(x)))))
 
     @property

@@ -20,9 +20,12 @@ EFFICIENTNET_LITE0 = [Stage(3, 1, 16, 1, 1), Stage(3, 6, 24, 2, 2), Stage(5, 6, 
 LITE0_INPUT = {"mean_rgb": (127.0, 127.0, 127.0), "std_rgb": (128.0, 128.0, 128.0), "eps": 1e-3}
 
 
-def mobilenetv2_net(stages: int, out_channels: int = 256, border: int = 4) -> InvertedResidualNet:
-    """MobileNetV2 cut after its first ``stages`` stages (5: the 96-channel one)."""
-    return InvertedResidualNet(MOBILENETV2[:stages], out_channels, border, pretrained="mobilenetv2")
+def mobilenetv2_net(stages: int, out_channels: int = 256, border: int = 4,
+                    max_stride: int = 8) -> InvertedResidualNet:
+    """MobileNetV2 cut after its first ``stages`` stages (5: the 96-channel one), dilated
+    past ``max_stride``."""
+    return InvertedResidualNet(MOBILENETV2[:stages], out_channels, border, pretrained="mobilenetv2",
+                               max_stride=max_stride)
 
 
 def efficientnet_lite0_net(stages: int, out_channels: int = 256,
@@ -42,6 +45,14 @@ def mobilenetv2() -> nn.Module:
 def mobilenetv2_64() -> nn.Module:
     """MobileNetV2 to the 64-channel stage (dilated), 128-channel embedding: the lighter cut."""
     return mobilenetv2_net(4, out_channels=128)
+
+
+@register_backbone("mobilenetv2_s16")
+def mobilenetv2_s16() -> nn.Module:
+    """MobileNetV2 to the 96-channel stage at its own stride 16 (undilated, as NanoTrack and
+    LightTrack), 128-channel embedding, 2 border cells cut (4x4 exemplar, 12x12 search, 9x9
+    response): about a third of the default's cost per crop."""
+    return mobilenetv2_net(5, out_channels=128, border=2, max_stride=16)
 
 
 @register_backbone("efficientnet_lite0")

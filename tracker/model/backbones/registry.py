@@ -1,8 +1,9 @@
 """The backbone registry: names (as stored with weights and given to ``--backbone``) ->
 constructors. Each family module registers its variants with ``register_backbone``.
 
-All backbones take ``(B, 3, H, W)`` float BGR pixels in [0, 255] and have no padding and
-total stride 8, so a 127 crop gives 6x6 features and a 255 crop gives 22x22.
+All backbones take ``(B, 3, H, W)`` float BGR pixels in [0, 255] and say their
+``total_stride`` (8, or 16 for ``mobilenetv2_s16``): the tracker and the trainer take it from
+the network. AlexNet's have no padding, so a 127 crop gives 6x6 features and a 255 crop 22x22.
 """
 from __future__ import annotations
 
