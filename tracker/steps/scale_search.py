@@ -33,7 +33,7 @@ from .online import OnlineModel, label_sigma
 from .outcome import StepOutcome
 from .regression import IDENTITY_CALIBRATION
 from .response import ResponsePeak
-from .scale_filter import ScaleFilter, gray
+from .scale_filter import ScaleFilter, to_gray
 from .scoring import raw_cues
 
 
@@ -59,7 +59,7 @@ class ScaleSearch:
         state: dict[str, object] = {"box_cal": np.tile(IDENTITY_CALIBRATION, (len(center), 1))}
         if self.scale_filter is not None:
             state.update(zip(("sf_shape", "sf_num", "sf_den"),
-                             self.scale_filter.start(gray(img.frame), center, size)))
+                             self.scale_filter.start(to_gray(img.frame), center, size)))
         return state
 
     def __call__(self, img: FrameCrops, targets: Targets, hw: tuple[int, int]) -> StepOutcome:
@@ -140,7 +140,7 @@ class ScaleSearch:
             new_size = np.clip(t.size * damped[:, None], lo, hi)
         if self.scale_filter is not None:        # or the scale filter's (DSST's, undamped)
             with timer.stage("scale"):
-                new_size = self.scale_filter.track(gray(img.frame), t, new_center, lo, hi)
+                new_size = self.scale_filter.track(to_gray(img.frame), t, new_center, lo, hi)
         with timer.stage("bookkeeping"):
             z_sz = t.z_sz * np.sqrt(new_size.prod(axis=1) / t.size.prod(axis=1))
             sample = None
