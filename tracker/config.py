@@ -197,6 +197,12 @@ class TrackerConfig:
         return (self.instance_size - self.exemplar_size) // self.total_stride + 1
 
     @property
+    def search_crops(self) -> int:
+        """Search crops per target and frame of the scale step: ``num_scales``, or 1 with the
+        scale filter."""
+        return 1 if self.scale_estimate == "filter" else self.num_scales
+
+    @property
     def upscaled_size(self) -> int:
         """Side of the upsampled response map (272 for 17 x 16)."""
         return self.response_size * self.response_up

@@ -60,7 +60,7 @@ class SiamFCMultiTracker:
         self.score_model = score_model if score_model is not None else RAW_PEAK
         self.device = resolve_device(device)
         f = self.features = Features(model, cfg, self.device, dtype, calibration, cuda_graphs,
-                                     runtime, 1 if cfg.scale_estimate == "filter" else cfg.num_scales)
+                                     runtime, cfg.search_crops)
         self.model, self.precision, self.dtype, self.runtime = f.model, f.precision, f.dtype, f.runtime
         self.box_head = self.model.regresses_box
         if self.box_head and cfg.distractors:

@@ -9,7 +9,7 @@ from pathlib import Path
 from .console import progress, say
 from .errors import EXIT_OK, UserError
 from .options import (add_command, add_device_option, add_dtype_option, add_weights_options,
-                      training_sequences, weights_from_args)
+                      preset_name, training_sequences, weights_from_args)
 
 DEFAULT_CUES = "relative,cosine"     # the shipped models' cues (weights/README.md)
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         # no score model while sampling (the cues do not depend on it), so that a stale
         # <weights>.score.json does not stop its own refit
         network, calibration = load_network(weights, backbone, True, args.dtype, args.device)
-        config = TrackerConfig.preset("siamfc-1s" if args.fast else "siamfc-3s", online=args.online)
+        config = TrackerConfig.preset(preset_name(args), online=args.online)
         tracker = SiamFCMultiTracker(network, config,
                                      device=args.device, dtype=args.dtype, calibration=calibration,
                                      runtime=args.runtime)

@@ -228,7 +228,8 @@ def parse_settings(items: Sequence[str]) -> dict:
 
 def preset_name(args: argparse.Namespace) -> str:
     """--preset, else ``siamfc-1s`` with --fast and ``siamfc-3s`` without."""
-    return args.preset or ("siamfc-1s" if getattr(args, "fast", False) else "siamfc-3s")
+    return getattr(args, "preset", None) or (
+        "siamfc-1s" if getattr(args, "fast", False) else "siamfc-3s")
 
 
 def tracker_config(args: argparse.Namespace, redetect: bool | None = None):

@@ -52,8 +52,6 @@ class OpenVINOBackbone(nn.Module):
         self._core = openvino.Core()
         self.inner = backbone.float().eval()
         self.precision = precision
-        self.total_stride = getattr(backbone, "total_stride", 8)
-        self.out_channels = getattr(backbone, "out_channels", None)
         self._request = None
 
     @property

@@ -46,10 +46,9 @@ class ScaleSearch:
         self.online = online
         self.scale_filter = (ScaleFilter(cfg.scale_filter_step, cfg.scale_filter_lr)
                              if cfg.scale_estimate == "filter" else None)
-        self.num_scales = 1 if self.scale_filter is not None else cfg.num_scales
-        self.scales = scale_factors(self.num_scales, cfg.scale_step)                 # (S,)
-        penalty = np.full(self.num_scales, cfg.scale_penalty)
-        penalty[self.num_scales // 2] = 1.0
+        self.scales = scale_factors(cfg.search_crops, cfg.scale_step)                # (S,)
+        penalty = np.full(cfg.search_crops, cfg.scale_penalty)
+        penalty[cfg.search_crops // 2] = 1.0
         self._penalty = torch.tensor(penalty, dtype=torch.float32, device=features.device)
 
     def start(self, img: FrameCrops, center: np.ndarray, size: np.ndarray, z_sz: np.ndarray,
@@ -65,7 +64,7 @@ class ScaleSearch:
     def __call__(self, img: FrameCrops, targets: Targets, hw: tuple[int, int]) -> StepOutcome:
         """Steps 1-6 for every target on the frame ``img`` of (H, W) ``hw``."""
         cfg, t, timer = self.cfg, targets, self.timer
-        n, s = len(t), self.num_scales
+        n, s = len(t), cfg.search_crops
         z_feat = t.z_feat
         # 1. search crops of side s_x * scale for every target and scale, one batched call
         with timer.stage("crop"):
