@@ -9,9 +9,9 @@ import torch
 from tracker import SiamFCMultiTracker, SiamFCTracker, TrackerConfig
 from tracker.diagnostics.synthetic import make_texture_clip
 from tracker.geometry import iou_ltwh
-from tracker.steps.online import (augment, feature_centres, filter_response, gaussian_labels,
-                                  hann2d, normalised, principal_axes, sample_terms, solve,
-                                  spectra, to_response_grid)
+from tracker.steps.online import (_conjugate_gradient, augment, blend, feature_centres,
+                                  filter_response, gaussian_labels, hann2d, normalised,
+                                  principal_axes, sample_terms, solve, spectra, to_response_grid)
 
 from tracker.steps.online_conv import conv_response, filter_gradient
 from tracker.steps.online_conv import fit as conv_fit
@@ -85,6 +85,35 @@ def test_conjugate_gradient_converges_from_any_start():
     torch.testing.assert_close((system @ exact[..., None])[..., 0], rhs, rtol=1e-3, atol=1e-4)
     warm = solve(stats, rhs, exact + 0.1 * torch.randn_like(exact), 0.01, 16)
     torch.testing.assert_close(warm, exact, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_cpu_steps_in_numpy_equal_the_torch_steps(steps):
+    """On the CPU ``solve`` runs the same steps in numpy (what a GPU runs in torch)."""
+    feats = torch.cat([features(s, c=8) for s in range(12)])        # 12 samples: S full rank
+    x = spectra(feats, eye(8).repeat(12, 1, 1), hann2d(24, 24))
+    rhs, stats = sample_terms(x, gaussian_labels(torch.full((12, 2), 11.5), torch.ones(12), 24, 24))
+    rhs, stats = rhs.mean(0, keepdim=True), stats.mean(0, keepdim=True)
+    start = 0.1 * torch.randn_like(rhs)
+    fast = solve(stats, rhs, start, 0.01, steps)
+    assert fast.dtype == rhs.dtype and fast.shape == rhs.shape
+    torch.testing.assert_close(fast, _conjugate_gradient(torch, stats, rhs, start, 0.01, steps),
+                               rtol=1e-3, atol=1e-4)
+
+
+def test_featureless_samples_give_a_zero_filter():
+    zero = torch.zeros(1, 4, 3, dtype=torch.complex64)
+    filt = solve(torch.zeros(1, 4, 3, 3, dtype=torch.complex64), zero, zero, 0.01, 5)
+    assert torch.equal(filt, zero)
+
+
+def test_blend_weighs_the_new_sample_by_the_rate_in_place():
+    old = torch.randn(2, 5, 3, dtype=torch.complex64)
+    new = torch.randn(2, 5, 3, dtype=torch.complex64)
+    expected = 0.9 * old + 0.1 * new
+    out = blend(old, new, 0.1)
+    assert out.data_ptr() == old.data_ptr()
+    torch.testing.assert_close(out, expected)
 
 
 def test_update_moves_the_filter_towards_the_new_sample():

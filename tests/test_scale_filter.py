@@ -61,6 +61,18 @@ def test_features_normalise_contrast_and_keep_the_grey_level():
     np.testing.assert_allclose(g[..., BINS], f[..., BINS] * 1.5, rtol=1e-6)  # grey level
 
 
+@pytest.mark.parametrize("angle, bin_", [(0, 0), (30, 1), (90, 4), (150, 7), (180, 0),
+                                         (270, 4)])
+def test_an_edge_falls_in_its_unsigned_orientation_bin(angle, bin_):
+    """A ramp rising along ``angle`` degrees puts all its gradient energy in one bin of 20
+    degrees, the same for opposite directions."""
+    yy, xx = np.mgrid[0:16, 0:16].astype(np.float32)
+    a = np.radians(angle + 5)                     # mid-bin: away from the bin edges
+    ramp = 100 + 5 * (np.cos(a) * xx + np.sin(a) * yy)
+    hist = scale_features(ramp[None]).reshape(16, BINS + 1)[5, :BINS]    # an inner cell
+    assert hist.argmax() == bin_ and hist[bin_] > 0.99
+
+
 def test_label_peaks_at_the_middle_scale():
     label = np.fft.ifft(scale_label()).real
     assert int(np.argmax(label)) == NUM_SCALES // 2

@@ -108,31 +108,54 @@ def solve(stats: torch.Tensor, rhs: torch.Tensor, h: torch.Tensor, reg: float,
           steps: int) -> torch.Tensor:
     """``steps`` conjugate-gradient steps, Jacobi-preconditioned, on (S + lambda I) h = r for
     every target and frequency at once, from ``h`` (n, F, d); ``stats`` S (n, F, d, d), ``rhs``
-    r (n, F, d); lambda = ``reg`` x the mean trace of S over frequencies."""
-    diag = torch.diagonal(stats, dim1=-2, dim2=-1).real                      # (n, F, d)
-    # (n, 1, 1); kept above 0 so that featureless samples (a black frame) give a 0 filter
-    lam = (reg * diag.sum(-1).mean(-1)[:, None, None]).clamp_min(1e-12)
+    r (n, F, d); lambda = ``reg`` x the mean trace of S over frequencies.
 
-    def apply(v: torch.Tensor) -> torch.Tensor:
+    On the CPU the steps run in numpy (on the tensors' memory): torch's complex matrix-vector
+    products and per-call overhead on these small arrays made them 3x slower (1.0 against
+    0.31 ms for 84 frequencies of 32 channels, 5 steps, on a 2-core AMD EPYC)."""
+    if stats.device.type != "cpu":
+        return _conjugate_gradient(torch, stats, rhs, h, reg, steps)
+    return torch.from_numpy(_conjugate_gradient(np, stats.numpy(), rhs.numpy(),
+                                                h.resolve_conj().numpy(), reg, steps))
+
+
+def _conjugate_gradient(xp, stats, rhs, h, reg: float, steps: int):
+    """``solve`` on arrays of the module ``xp`` (numpy or torch: only what both share)."""
+    diag = stats.diagonal(0, -2, -1).real                                     # (n, F, d)
+    # (n, 1, 1); kept above 0 so that featureless samples (a black frame) give a 0 filter
+    lam = (reg * diag.sum(-1).mean(-1)[:, None, None]).clip(min=1e-12)
+
+    def apply(v):
         return (stats @ v[..., None])[..., 0] + lam * v
+
+    def dot(a, b):
+        return (a.conj() * b).sum(-1)[..., None]
+
+    def finite(v):
+        return xp.where(xp.isfinite(v), v, 0)
 
     inv = 1.0 / (diag + lam)
     res = rhs - apply(h)
     z = inv * res
     p = z
-    rz = (torch.conj(res) * z).sum(-1, keepdim=True)
-    for _ in range(steps):
-        ap = apply(p)
-        alpha = rz / (torch.conj(p) * ap).sum(-1, keepdim=True)
-        alpha = torch.where(torch.isfinite(alpha), alpha, torch.zeros_like(alpha))
-        h = h + alpha * p
-        res = res - alpha * ap
-        z = inv * res
-        rz_next = (torch.conj(res) * z).sum(-1, keepdim=True)
-        beta = rz_next / rz
-        beta = torch.where(torch.isfinite(beta), beta, torch.zeros_like(beta))
-        p, rz = z + beta * p, rz_next
+    rz = dot(res, z)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # -> 0 below
+        for _ in range(steps):
+            ap = apply(p)
+            alpha = finite(rz / dot(p, ap))
+            h = h + alpha * p
+            res = res - alpha * ap
+            z = inv * res
+            rz_next = dot(res, z)
+            beta = finite(rz_next / rz)
+            p, rz = z + beta * p, rz_next
     return h
+
+
+def blend(old: torch.Tensor, new: torch.Tensor, rate: float) -> torch.Tensor:
+    """``(1 - rate) old + rate new``, in ``old``'s memory (a row gather's copy): torch's
+    out-of-place complex scaling took 0.38 ms for one target's S, this 0.02."""
+    return old.mul_(1 - rate).add_(new, alpha=rate)
 
 
 def filter_response(h: torch.Tensor, z: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -332,9 +355,8 @@ class OnlineModel:
             return
         (idx, labels), t, cfg = picked, targets, self.cfg
         rhs, stats = sample_terms(x[idx], labels)
-        lr = cfg.online_lr
-        t.cf_rhs[idx] = (1 - lr) * t.cf_rhs[idx] + lr * rhs
-        t.cf_stats[idx] = (1 - lr) * t.cf_stats[idx] + lr * stats
+        t.cf_rhs[idx] = blend(t.cf_rhs[idx], rhs, cfg.online_lr)
+        t.cf_stats[idx] = blend(t.cf_stats[idx], stats, cfg.online_lr)
         if self.due():
             t.cf_filter[idx] = solve(t.cf_stats[idx], t.cf_rhs[idx], t.cf_filter[idx],
                                      cfg.online_reg, cfg.online_steps)

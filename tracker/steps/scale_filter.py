@@ -62,22 +62,23 @@ def scale_patches(gray: np.ndarray, center: np.ndarray, size: np.ndarray, factor
 def scale_features(patches: np.ndarray) -> np.ndarray:
     """(S, mh, mw) grey patches (0-255) -> (S, D) descriptors, D = cells x (BINS + 1): per 4 px
     cell, the gradient-magnitude histogram over BINS unsigned orientations (L2-normalised)
-    and the cell's mean grey level (/255)."""
+    and the cell's mean grey level (/255). (Magnitudes and angles from OpenCV's
+    ``cartToPolar``, angles within about 0.3 degrees: a tenth of numpy's time for them.)"""
     s, h, w = patches.shape
     gx = np.zeros_like(patches)
     gy = np.zeros_like(patches)
     gx[:, :, 1:-1] = patches[:, :, 2:] - patches[:, :, :-2]
     gy[:, 1:-1, :] = patches[:, 2:, :] - patches[:, :-2, :]
-    mag = np.hypot(gx, gy)
-    angle = np.mod(np.arctan2(gy, gx), np.pi)                                # [0, pi)
-    bins = np.minimum((angle * (BINS / np.pi)).astype(np.int64), BINS - 1)
+    mag, angle = cv2.cartToPolar(gx.reshape(-1, w), gy.reshape(-1, w))       # angle in [0, 2 pi)
+    bins = (angle * np.float32(BINS / np.pi)).astype(np.int64) % BINS         # unsigned
     ch, cw = h // CELL, w // CELL
     cell = ((np.arange(h) // CELL)[:, None] * cw + (np.arange(w) // CELL)[None, :])   # (h, w)
-    index = (np.arange(s)[:, None, None] * ch * cw + cell[None]) * BINS + bins          # (S, h, w)
-    hist = np.bincount(index.ravel(), mag.ravel(), s * ch * cw * BINS).reshape(s, ch * cw, BINS)
-    hist /= np.linalg.norm(hist, axis=2, keepdims=True) + 1e-3
-    mean = patches.reshape(s, ch, CELL, cw, CELL).mean(axis=(2, 4)).reshape(s, ch * cw, 1)
-    return np.concatenate([hist, mean / 255.0], axis=2).reshape(s, -1).astype(np.float64)
+    cells = (np.arange(s)[:, None] * (ch * cw) + cell.ravel()[None]).ravel()           # (S*h*w,)
+    hist = np.bincount(cells * BINS + bins.ravel(), mag.ravel(),
+                       s * ch * cw * BINS).reshape(s, ch * cw, BINS)
+    hist /= np.sqrt(np.einsum("scb,scb->sc", hist, hist))[..., None] + 1e-3
+    mean = np.bincount(cells, patches.ravel(), s * ch * cw).reshape(s, ch * cw, 1) / CELL ** 2
+    return np.concatenate([hist, mean / 255.0], axis=2).reshape(s, -1)
 
 
 def scale_label(num_scales: int = NUM_SCALES) -> np.ndarray:
