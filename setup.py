@@ -45,6 +45,8 @@ setup(
         "eval": ["matplotlib>=3.5"],
         "ray": ["ray==2.60.0"],          # siamfc track/eval --ray (tracker/batch/cluster.py)
         "openvino": ["openvino==2026.4.1"],   # --runtime openvino (tracker/model/openvino.py)
+        # siamfc quantize --openvino: the OpenVINO int8 network (NNCF; running it needs only openvino)
+        "openvino-quantize": ["openvino==2026.4.1", "nncf==3.4.0"],
     },
     entry_points={"console_scripts": ["siamfc=tracker.cli:main"]},
     license="MIT",

@@ -3,6 +3,8 @@ features equal torch's within the stated tolerance, the tracker's boxes with it,
 choice of runtime (asked, refused, measured and cached)."""
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -14,12 +16,16 @@ from tracker.model import timing
 from tracker.model.backbones.registry import build_backbone
 from tracker.model.fusion import fold_batchnorm
 from tracker.model.openvino import openvino_available
-from tracker.model.runtime import cpu_info, pick_runtime
+from tracker.model.quantize import (FINGERPRINT_KEY, load_calibration, openvino_network,
+                                    split_calibration, weights_fingerprint, with_openvino_network)
+from tracker.model.runtime import CPUInfo, cpu_info, pick_precision, pick_runtime
 
 from .conftest import random_net
 
 needs_openvino = pytest.mark.skipif(not openvino_available(),
                                     reason='needs openvino (pip install "siamfc[openvino]")')
+needs_nncf = pytest.mark.skipif(not (importlib.util.find_spec("nncf") and openvino_available()),
+                                reason='needs nncf (pip install "siamfc[openvino-quantize]")')
 CPU = torch.device("cpu")
 
 
@@ -67,8 +73,10 @@ def test_runtime_choices_and_refusals(monkeypatch):
     assert pick_runtime("torch", CPU, "int8", net) == "torch"
     with pytest.raises(ValueError, match="runtime must be one of"):
         pick_runtime("onnx", CPU, "fp32", net)
-    with pytest.raises(ValueError, match="fp32 or bf16 on the CPU"):
-        pick_runtime("openvino", CPU, "int8", net)
+    with pytest.raises(ValueError, match="siamfc quantize --openvino"):
+        pick_runtime("openvino", CPU, "int8", net)        # int8 without its network
+    with pytest.raises(ValueError, match="fp32, bf16 or int8 on the CPU"):
+        pick_runtime("openvino", torch.device("cuda"), "fp16", net)
     # auto: torch by the rule (the tests' setting), and where OpenVINO is absent
     assert pick_runtime("auto", CPU, "fp32", net) == "torch"
     monkeypatch.setattr("tracker.model.openvino.openvino_available", lambda: False)
@@ -93,3 +101,97 @@ def test_auto_runtime_is_measured_once_and_cached(tmp_path, monkeypatch, seconds
     for _ in range(2):
         assert timing.faster_runtime(net, "fp32", "test CPU", measure_fn=measure) == choice
     assert len(calls) == 1 and (tmp_path / timing.CACHE_FILE).is_file()
+
+
+@pytest.fixture(scope="module")
+def int8_network():
+    """A random stride-16 network (folded) and its OpenVINO int8 network, quantized on random
+    exemplar and search crops."""
+    from tracker.model.openvino import quantize_network
+    torch.manual_seed(0)
+    net = fold_batchnorm(build_backbone("mobilenetv2_s16").eval())
+    crops = [torch.rand(4, 3, 127, 127) * 255, torch.rand(4, 3, 255, 255) * 255]
+    return net, quantize_network(net, crops)
+
+
+@needs_nncf
+def test_int8_network_runs_close_to_fp32_with_both_layers(int8_network):
+    from tracker.model.openvino import OpenVINOBackbone
+    net, network = int8_network
+    xml, weights = network
+    assert xml.startswith(b"<?xml") and len(weights) > 0
+    ov = OpenVINOBackbone(net, "int8", network)
+    with torch.inference_mode():
+        for batch, side in ((1, 127), (2, 255)):
+            x = torch.rand(batch, 3, side, side) * 255
+            got, want = ov.forward_layers(x), net.forward_layers(x)
+            assert len(got) == 2
+            for g, w in zip(got, want):
+                assert g.shape == w.shape and relative(g, w) < 0.35
+
+
+@needs_nncf
+def test_the_calibration_file_carries_the_network(int8_network, tmp_path):
+    net, network = int8_network
+    calibration = with_openvino_network({FINGERPRINT_KEY: weights_fingerprint(net),
+                                         "quant.x": torch.ones(1)}, network)
+    torch.save(calibration, tmp_path / "w.int8.pth")
+    loaded = load_calibration(tmp_path / "w.int8.pth")                    # weights_only
+    assert openvino_network(loaded) == network
+    exemplar, search = split_calibration(loaded)      # torch's int8 never sees the network
+    assert set(exemplar) == {FINGERPRINT_KEY, "quant.x"} and search is None
+    assert openvino_network({"quant.x": torch.ones(1)}) is None
+
+
+def test_int8_runtime_choices(monkeypatch):
+    """int8 in OpenVINO only with the network; auto takes it there (torch by the rule)."""
+    net, network = build_backbone("mobilenetv2_s16"), (b"<xml/>", b"\0")
+    with pytest.raises(ValueError, match="siamfc quantize --openvino"):
+        pick_runtime("openvino", CPU, "int8", net, network=None)
+    assert pick_runtime("auto", CPU, "int8", net, network=network) == "torch"        # the rule
+    monkeypatch.setenv(timing.MODE_VARIABLE, "time")
+    monkeypatch.setattr("tracker.model.openvino.openvino_available", lambda: True)
+    assert pick_runtime("openvino", CPU, "int8", net, network=network) == "openvino"
+    assert pick_runtime("auto", CPU, "int8", net, network=network) == "openvino"
+    assert pick_runtime("auto", CPU, "int8", net, network=None) == "torch"
+
+
+@pytest.mark.parametrize("network, runtime, available, timed, expected", [
+    (True, "auto", True, ["int8 network"], "int8"), (True, "openvino", True, ["int8 network"], "int8"),
+    (True, "torch", True, [], "fp32"), (True, "auto", False, [], "fp32"),
+    (False, "auto", True, ["torch int8"], "fp32")])
+def test_auto_precision_runs_a_network_made_for_openvino_there_only(
+        monkeypatch, network, runtime, available, timed, expected):
+    """A calibration carrying the OpenVINO network: auto times that network where OpenVINO can
+    run it, else stays fp32 (torch's int8 of such weights only when asked); a calibration
+    without one: torch's int8 is timed as before."""
+    from tracker.model import runtime as runtime_mod
+    net = fold_batchnorm(build_backbone("mobilenetv2_s16").eval())
+    calibration = {FINGERPRINT_KEY: weights_fingerprint(net)}
+    monkeypatch.setattr(runtime_mod, "cpu_info", lambda: CPUInfo("test CPU", "AVX2", True, False, False))
+    monkeypatch.setattr(runtime_mod, "int8_pays", lambda info=None: True)
+    monkeypatch.setattr("tracker.model.openvino.openvino_available", lambda: available)
+    monkeypatch.setenv(timing.MODE_VARIABLE, "time")
+    asked = []
+    monkeypatch.setattr(timing, "faster_openvino_int8",
+                        lambda *a, **k: asked.append("int8 network") or "int8")
+    monkeypatch.setattr(timing, "faster_precision", lambda *a, **k: asked.append("torch int8") or "fp32")
+    got = pick_precision("auto", CPU, net, calibration, (b"x", b"y") if network else None,
+                         runtime, crops=1)
+    assert (asked, got) == (timed, expected)
+    monkeypatch.setenv(timing.MODE_VARIABLE, "rule")          # the rule: no OpenVINO, no timing
+    assert pick_precision("auto", CPU, net, calibration, (b"x", b"y") if network else None,
+                          runtime) == ("fp32" if network else "int8")
+
+
+@pytest.mark.parametrize("seconds, choice", [({"fp32": 1.0, "int8": 0.5}, "int8"),
+                                             ({"fp32": 1.0, "int8": 0.97}, "fp32")])
+def test_the_int8_network_is_timed_once_and_cached(tmp_path, monkeypatch, seconds, choice):
+    pytest.importorskip("openvino")
+    monkeypatch.setenv("SIAMFC_CACHE_DIR", str(tmp_path))
+    calls = []
+    net = build_backbone("mobilenetv2_s16")
+    for _ in range(2):
+        assert timing.faster_openvino_int8(net, (b"x", b"y"), "test CPU",
+                                           measure_fn=lambda *a: calls.append(a) or seconds) == choice
+    assert len(calls) == 1

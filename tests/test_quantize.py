@@ -138,16 +138,20 @@ def test_int8_tracker_follows_fp32(tmp_path, clip_sequence, small_clip):
     assert iou_ltwh(boxes[0], boxes[1]).min() >= 0.7
 
 
+def write_data_root(root, sequence: TrainSequence) -> None:
+    """``sequence`` as a GOT-style training root ``root`` (one sequence, ``clip``)."""
+    from pathlib import Path
+    folder = root / "clip"
+    folder.mkdir(parents=True)
+    for i, src in enumerate(sequence.frames):
+        (folder / f"{i + 1:08d}.jpg").write_bytes(Path(src).read_bytes())
+    np.savetxt(folder / "groundtruth.txt", sequence.boxes, delimiter=",", fmt="%.2f")
+
+
 @needs_int8
 def test_quantize_cli_writes_calibration(tmp_path, clip_sequence):
-    from pathlib import Path
-
     from tracker.cli import main
-    root = tmp_path / "data" / "clip"
-    root.mkdir(parents=True)
-    for i, src in enumerate(clip_sequence.frames):
-        (root / f"{i + 1:08d}.jpg").write_bytes(Path(src).read_bytes())
-    np.savetxt(root / "groundtruth.txt", clip_sequence.boxes, delimiter=",", fmt="%.2f")
+    write_data_root(tmp_path / "data", clip_sequence)
     weights = tmp_path / "net.pth"
     torch.save(SiamNet("mobile").state_dict(), weights)
     assert main(["quantize", "--data", str(tmp_path / "data"), "--weights", str(weights),
@@ -155,6 +159,43 @@ def test_quantize_cli_writes_calibration(tmp_path, clip_sequence):
     assert set(load_calibration(tmp_path / "net.int8.pth"))
     assert main(["quantize", "--data", str(tmp_path / "nowhere"), "--weights", str(weights),
                  "--quiet"]) == 2
+
+
+@needs_int8
+def test_quantize_cli_adds_the_openvino_network(tmp_path, clip_sequence, monkeypatch):
+    """``--openvino``: the same file also carries the OpenVINO int8 network, which the tracker
+    then runs with ``--runtime openvino``; without NNCF a one-line error."""
+    import importlib.util
+
+    from tracker import SiamFCTracker
+    from tracker.cli import main
+    from tracker.model.openvino import openvino_available
+    from tracker.model.quantize import openvino_network
+    if not openvino_available():
+        pytest.skip('needs openvino (pip install "siamfc[openvino]")')
+    write_data_root(tmp_path / "data", clip_sequence)
+    weights = tmp_path / "net.pth"
+    net = SiamNet("mobilenetv2_s16")
+    init_weights(net)
+    torch.save(net.state_dict(), weights)
+    args = ["quantize", "--data", str(tmp_path / "data"), "--weights", str(weights), "--frames",
+            "4", "--openvino", "--quiet"]
+    if importlib.util.find_spec("nncf") is None:
+        assert main(args) == 2
+        return
+    assert main(args) == 0
+    assert openvino_network(load_calibration(tmp_path / "net.int8.pth")) is not None
+    tracker = SiamFCTracker.from_pretrained(weights, device="cpu", dtype="int8", runtime="openvino")
+    assert (tracker.precision, tracker.runtime) == ("int8", "openvino")
+    tracker.init(cv2_frame(clip_sequence, 0), clip_sequence.boxes[0])
+    assert tracker.update(cv2_frame(clip_sequence, 1)).score >= 0
+    monkeypatch.setitem(__import__("sys").modules, "nncf", None)        # NNCF absent
+    assert main(args) == 2
+
+
+def cv2_frame(sequence: TrainSequence, i: int) -> np.ndarray:
+    import cv2
+    return cv2.imread(sequence.frames[i])
 
 
 def test_lite_flag_and_lite_tracker(tmp_path, monkeypatch):

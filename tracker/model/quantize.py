@@ -7,6 +7,8 @@ once per weights file by ``siamfc quantize`` (exemplar and search crops of train
 stored next to the weights as ``<weights>.int8.pth`` (a dict of tensors, loaded with
 ``weights_only=True``), together with a fingerprint of the weights it was made for, so that a
 calibration is never applied to other weights. Cross-correlation and the peak search stay fp32.
+The same file may also carry the backbone quantized for OpenVINO (``siamfc quantize
+--openvino``: the IR's bytes under ``OPENVINO_KEYS``), which ``--runtime openvino`` runs in int8.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 ENGINE = "x86"
 _OBSERVER_KEY = "activation_post_process"
 FINGERPRINT_KEY = "weights_sha256"     # (32,) uint8: sha256 of the folded backbone's weights
+OPENVINO_KEYS = ("openvino/xml", "openvino/bin")   # (n,) uint8: the OpenVINO int8 IR's two files
 
 
 def calibration_path(weights: str | os.PathLike) -> Path:
@@ -205,9 +208,25 @@ def split_calibration(calibration: dict[str, torch.Tensor] | None
     """(exemplar branch's, search branch's or None) parts of a calibration (None: None, None)."""
     if calibration is None:
         return None, None
+    calibration = {k: v for k, v in calibration.items() if k not in OPENVINO_KEYS}
     search = {k[len(SEARCH_PREFIX):]: v for k, v in calibration.items() if k.startswith(SEARCH_PREFIX)}
     exemplar = {k: v for k, v in calibration.items() if not k.startswith(SEARCH_PREFIX)}
     return exemplar, (search or None)
+
+
+def openvino_network(calibration: dict[str, torch.Tensor] | None) -> tuple[bytes, bytes] | None:
+    """The (xml, bin) bytes of the OpenVINO int8 network a calibration carries, or None."""
+    if calibration is None or not all(k in calibration for k in OPENVINO_KEYS):
+        return None
+    xml, weights = (calibration[k].to(torch.uint8).numpy().tobytes() for k in OPENVINO_KEYS)
+    return xml, weights
+
+
+def with_openvino_network(calibration: dict[str, torch.Tensor], network: tuple[bytes, bytes]
+                          ) -> dict[str, torch.Tensor]:
+    """``calibration`` with the (xml, bin) bytes of an OpenVINO int8 network added."""
+    return {**calibration, **{k: torch.frombuffer(bytearray(b), dtype=torch.uint8)
+                              for k, b in zip(OPENVINO_KEYS, network)}}
 
 
 def calibrate_network(model: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -128,40 +128,57 @@ def check_precision(dtype: str) -> None:
 
 
 def pick_precision(dtype: str, device: torch.device, backbone: nn.Module,
-                   calibration: dict[str, torch.Tensor] | None) -> str:
-    """The concrete precision for ``dtype``: itself, or for ``auto`` ``fp32`` unless this is a
-    CPU where int8 can pay (x86 with AVX2 or better, see ``int8_pays``) and the calibration's
-    fingerprint matches ``backbone`` (folded); then ``int8`` if it measures faster than fp32
-    on this machine (``timing.faster_precision``, cached) or, with
-    ``SIAMFC_AUTO_PRECISION=rule``, without measuring."""
+                   calibration: dict[str, torch.Tensor] | None,
+                   network: tuple[bytes, bytes] | None = None, runtime: str = "auto",
+                   crops: int = 3) -> str:
+    """The concrete precision for ``dtype``: itself, or for ``auto`` ``fp32`` unless this is an
+    x86 CPU with AVX2 or better and the calibration's fingerprint matches ``backbone``
+    (folded); then ``int8`` if it measures at least 5% faster than fp32 on this machine
+    (``timing.faster_precision``, cached; with ``SIAMFC_AUTO_PRECISION=rule`` where torch's
+    int8 engine is, without measuring). A calibration that carries an OpenVINO int8
+    ``network`` is used by ``auto`` through OpenVINO only (where it is installed, ``runtime``
+    allows it and timing is on): the network on ``crops`` search crops against the faster fp32
+    runtime (``timing.faster_openvino_int8``); torch's int8 of such weights only when asked."""
     if dtype != "auto":
         return dtype
-    if not (device.type == "cpu" and calibration is not None and int8_pays()
+    if not (device.type == "cpu" and calibration is not None and cpu_info().avx2
             and calibration_fits(backbone, calibration)):
         return "fp32"
     from . import timing
+    from .openvino import openvino_available
+    if network is not None:
+        if runtime == "torch" or not (openvino_available() and timing.timing_enabled()):
+            return "fp32"
+        return timing.faster_openvino_int8(backbone, network, cpu_info().describe(), crops=crops)
+    if not int8_pays():
+        return "fp32"
     if not timing.timing_enabled():
         return "int8"
     return timing.faster_precision(backbone, calibration, cpu_info().describe())
 
 
 def pick_runtime(runtime: str, device: torch.device, precision: str, backbone: nn.Module,
-                 crops: int = 3) -> str:
+                 crops: int = 3, network: tuple[bytes, bytes] | None = None) -> str:
     """The concrete runtime of the backbone for ``runtime``: ``torch``; ``openvino`` (a CPU,
-    fp32 or bf16, the package installed, else a ``ValueError``); or for ``auto`` OpenVINO where
-    it is installed and measures faster on ``crops`` search crops of this CPU
-    (``timing.faster_runtime``, cached), else torch (always torch with
-    ``SIAMFC_AUTO_PRECISION=rule``)."""
+    fp32, bf16, or int8 with the quantized ``network``, the package installed, else a
+    ``ValueError``); or for ``auto``: int8 in OpenVINO where there is the ``network`` (torch
+    runs int8 from the calibration otherwise), else OpenVINO where it is installed and
+    measures faster on ``crops`` search crops of this CPU (``timing.faster_runtime``, cached),
+    else torch (always torch with ``SIAMFC_AUTO_PRECISION=rule``)."""
     from .openvino import RUNTIMES, openvino_available
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {list(RUNTIMES)}, got {runtime!r}")
     if runtime == "torch":
         return "torch"
-    fits = device.type == "cpu" and precision in ("fp32", "bf16")
+    cpu = device.type == "cpu"
+    fits = cpu and (precision in ("fp32", "bf16") or (precision == "int8" and network is not None))
     if runtime == "openvino":
+        if cpu and precision == "int8" and network is None:
+            raise ValueError("OpenVINO int8 needs the weights' quantized network: make it with "
+                             "`siamfc quantize --openvino`, or use --runtime torch")
         if not fits:
-            raise ValueError(f"the OpenVINO runtime runs fp32 or bf16 on the CPU, not {precision} "
-                             f"on {device}; use --runtime torch")
+            raise ValueError(f"the OpenVINO runtime runs fp32, bf16 or int8 on the CPU, not "
+                             f"{precision} on {device}; use --runtime torch")
         if not openvino_available():
             raise ValueError("the OpenVINO runtime needs the openvino package: "
                              'pip install "siamfc[openvino]", or use --runtime torch')
@@ -169,6 +186,8 @@ def pick_runtime(runtime: str, device: torch.device, precision: str, backbone: n
     from . import timing
     if not (fits and openvino_available() and timing.timing_enabled()):
         return "torch"
+    if precision == "int8":
+        return "openvino"
     return timing.faster_runtime(backbone, precision, cpu_info().describe(), crops=crops)
 
 

@@ -8,7 +8,7 @@ from ..model.fusion import fold_batchnorm
 from ..model.graphs import GraphedBackbone
 from ..model.backbones.inverted import InvertedResidualNet
 from ..model.network import SiamNet
-from ..model.quantize import Int8Backbone, split_calibration
+from ..model.quantize import Int8Backbone, openvino_network, split_calibration
 from ..model.openvino import OpenVINOBackbone
 from ..model.runtime import check_precision, pick_precision, pick_runtime, resolve_dtype
 
@@ -22,7 +22,8 @@ class Features:
     says which was chosen. The cross-correlation and everything after it stay fp32 (a bf16
     response map cannot place the peak). ``cuda_graphs``: the backbones replayed from one CUDA
     graph per input shape. ``runtime``: ``torch``, ``openvino`` (the backbones run by OpenVINO,
-    fp32 or bf16 on a CPU; ``model.openvino``) or ``auto`` (``model.runtime.pick_runtime``,
+    fp32, bf16, or int8 with the network ``siamfc quantize --openvino`` adds to the
+    calibration, on a CPU; ``model.openvino``) or ``auto`` (``model.runtime.pick_runtime``,
     timed on ``crops`` search crops); ``runtime`` says which was chosen.
     """
 
@@ -33,18 +34,22 @@ class Features:
         self.device = device
         self.model = fold_batchnorm(model).to(device).to(memory_format=torch.channels_last)
         exemplar_cal, search_cal = split_calibration(calibration)
-        self.precision = pick_precision(dtype, device, self.model.backbone, exemplar_cal)
+        # the OpenVINO int8 network (one backbone for both crops only)
+        network = openvino_network(calibration) if self.model.search_backbone is None else None
+        self.precision = pick_precision(dtype, device, self.model.backbone, exemplar_cal,
+                                        network, runtime, crops)
         self.dtype = resolve_dtype(self.precision, device)
-        self.runtime = pick_runtime(runtime, device, self.precision, self.model.backbone, crops)
+        self.runtime = pick_runtime(runtime, device, self.precision, self.model.backbone, crops,
+                                    network)
         if self.runtime == "openvino":      # fp32 crops in; OpenVINO runs its precision
             self.dtype = torch.float32
-            self.model.backbone = OpenVINOBackbone(self.model.backbone, self.precision)
+            self.model.backbone = OpenVINOBackbone(self.model.backbone, self.precision, network)
             if self.model.search_backbone is not None:
                 self.model.search_backbone = OpenVINOBackbone(self.model.search_backbone,
                                                               self.precision)
         for branch in self.model.backbones():
             branch.to(self.dtype)
-        if self.precision == "int8":
+        if self.precision == "int8" and self.runtime == "torch":
             if calibration is None:
                 raise ValueError("int8 needs a calibration: use from_pretrained (it reads "
                                  "<weights>.int8.pth) or pass calibration=")
