@@ -9,9 +9,10 @@ import torch
 from tracker import SiamFCMultiTracker, SiamFCTracker, TrackerConfig
 from tracker.diagnostics.synthetic import make_texture_clip
 from tracker.geometry import iou_ltwh
-from tracker.steps.online import (_conjugate_gradient, augment, blend, feature_centres,
-                                  filter_response, gaussian_labels, hann2d, normalised,
-                                  principal_axes, sample_terms, solve, spectra, to_response_grid)
+from tracker.steps.online import (_conjugate_gradient, augment, blend, blend_rows,
+                                  feature_centres, filter_response, gaussian_labels, hann2d,
+                                  normalised, principal_axes, sample_terms, solve, spectra,
+                                  to_response_grid)
 
 from tracker.steps.online_conv import conv_response, filter_gradient
 from tracker.steps.online_conv import fit as conv_fit
@@ -114,6 +115,19 @@ def test_blend_weighs_the_new_sample_by_the_rate_in_place():
     out = blend(old, new, 0.1)
     assert out.data_ptr() == old.data_ptr()
     torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("rows", [None, [1], [0, 2]])
+def test_blend_rows_changes_only_the_learning_rows(rows):
+    state = torch.randn(3, 4, 2, dtype=torch.complex64)
+    before = state.clone()
+    picked = list(range(3)) if rows is None else rows
+    sample = torch.randn(len(picked), 4, 2, dtype=torch.complex64)
+    out = blend_rows(state, None if rows is None else torch.tensor(rows), sample, 0.25)
+    torch.testing.assert_close(out, 0.75 * before[picked] + 0.25 * sample)
+    torch.testing.assert_close(state[picked], out)
+    others = [i for i in range(3) if i not in picked]
+    assert torch.equal(state[others], before[others])
 
 
 def test_update_moves_the_filter_towards_the_new_sample():

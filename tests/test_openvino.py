@@ -157,7 +157,8 @@ def test_int8_runtime_choices(monkeypatch):
 
 
 @pytest.mark.parametrize("network, runtime, available, timed, expected", [
-    (True, "auto", True, ["int8 network"], "int8"), (True, "openvino", True, ["int8 network"], "int8"),
+    (True, "auto", True, ["int8 network"], "int8"),
+    (True, "openvino", True, ["int8 network"], "int8"),
     (True, "torch", True, [], "fp32"), (True, "auto", False, [], "fp32"),
     (False, "auto", True, ["torch int8"], "fp32")])
 def test_auto_precision_runs_a_network_made_for_openvino_there_only(
@@ -168,14 +169,16 @@ def test_auto_precision_runs_a_network_made_for_openvino_there_only(
     from tracker.model import runtime as runtime_mod
     net = fold_batchnorm(build_backbone("mobilenetv2_s16").eval())
     calibration = {FINGERPRINT_KEY: weights_fingerprint(net)}
-    monkeypatch.setattr(runtime_mod, "cpu_info", lambda: CPUInfo("test CPU", "AVX2", True, False, False))
+    monkeypatch.setattr(runtime_mod, "cpu_info",
+                        lambda: CPUInfo("test CPU", "AVX2", True, False, False))
     monkeypatch.setattr(runtime_mod, "int8_pays", lambda info=None: True)
     monkeypatch.setattr("tracker.model.openvino.openvino_available", lambda: available)
     monkeypatch.setenv(timing.MODE_VARIABLE, "time")
     asked = []
     monkeypatch.setattr(timing, "faster_openvino_int8",
                         lambda *a, **k: asked.append("int8 network") or "int8")
-    monkeypatch.setattr(timing, "faster_precision", lambda *a, **k: asked.append("torch int8") or "fp32")
+    monkeypatch.setattr(timing, "faster_precision",
+                        lambda *a, **k: asked.append("torch int8") or "fp32")
     got = pick_precision("auto", CPU, net, calibration, (b"x", b"y") if network else None,
                          runtime, crops=1)
     assert (asked, got) == (timed, expected)
@@ -192,6 +195,7 @@ def test_the_int8_network_is_timed_once_and_cached(tmp_path, monkeypatch, second
     calls = []
     net = build_backbone("mobilenetv2_s16")
     for _ in range(2):
-        assert timing.faster_openvino_int8(net, (b"x", b"y"), "test CPU",
-                                           measure_fn=lambda *a: calls.append(a) or seconds) == choice
+        chosen = timing.faster_openvino_int8(net, (b"x", b"y"), "test CPU",
+                                             measure_fn=lambda *a: calls.append(a) or seconds)
+        assert chosen == choice
     assert len(calls) == 1

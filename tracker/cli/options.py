@@ -61,7 +61,7 @@ def add_weights_options(p: Group) -> None:
                    help="use the lighter network, weights/siamfc_lite.pth (faster on a CPU)")
     p.add_argument("--fast", action="store_true",
                    help="the fast tracker: the stride-16 network weights/siamfc_mobilenetv2_s16.pth "
-                        "and one search crop per frame (--preset siamfc-1s unless given): several "
+                        "and one search crop per frame (--preset siamfc-1s unless given): 2.5-3 "
                         "times the default's update rate, lower accuracy (docs/speed.md)")
     p.add_argument("--backbone", choices=backbone_names(),
                    help="network of --weights (read from the file when omitted); without "

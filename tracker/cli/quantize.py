@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..model.fusion import fold_batchnorm
-    from ..model.openvino import quantize_network
+    from ..model.openvino import NNCF_INSTALL, quantize_network, quantizer_available
     from ..model.quantize import (calibrate_network, calibration_crops, calibration_path,
                                   int8_available, with_openvino_network)
     from ..model.weights import load_model
@@ -51,14 +51,16 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("this torch build has no x86 quantized engine; int8 is not available")
     weights, backbone = weights_from_args(args)
     model = fold_batchnorm(load_model(weights, backbone))
+    if args.openvino and model.search_backbone is not None:
+        raise UserError(f"{weights} has separate branches; --openvino quantizes one shared "
+                        "backbone only")
+    if args.openvino and not quantizer_available():      # before the calibration's minutes
+        raise UserError(f"--openvino needs NNCF and OpenVINO: {NNCF_INSTALL}")
     sequences, _, _ = training_sequences(args)
     out = Path(args.out) if args.out else calibration_path(weights)
     bar = progress(2 * -(-min(args.frames, sum(int(s.valid().sum()) for s in sequences)) // 16),
                     "calibrating", enabled=not args.quiet, unit="batch")
 
-    if args.openvino and model.search_backbone is not None:
-        raise UserError(f"{weights} has separate branches; --openvino quantizes one shared "
-                        "backbone only")
     kept: list = []
 
     def batches():
@@ -74,10 +76,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     if args.openvino:
         say(args, f"quantizing {weights} for OpenVINO on {sum(len(b) for b in kept)} crops")
-        try:
-            network = quantize_network(model.backbone, kept)
-        except ImportError as exc:
-            raise UserError(str(exc)) from None
+        network = quantize_network(model.backbone, kept)
         state = with_openvino_network(state, network)
     tmp = out.with_name(out.name + ".tmp")
     torch.save(state, tmp)

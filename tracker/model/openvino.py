@@ -39,6 +39,11 @@ def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
+def quantizer_available() -> bool:
+    """``quantize_network`` can run: NNCF and OpenVINO are installed."""
+    return openvino_available() and importlib.util.find_spec("nncf") is not None
+
+
 class _Layers(nn.Module):
     """``forward_layers`` of a backbone as its ``forward`` (what OpenVINO converts)."""
 
@@ -127,10 +132,10 @@ def quantize_network(backbone: nn.Module, batches) -> tuple[bytes, bytes]:
     import tempfile
     from pathlib import Path
 
-    try:
-        import nncf
-    except ImportError:
-        raise ImportError(f"making an OpenVINO int8 network needs NNCF: {NNCF_INSTALL}") from None
+    if not quantizer_available():
+        raise ImportError("making an OpenVINO int8 network needs NNCF and OpenVINO: "
+                          + NNCF_INSTALL)
+    import nncf
     import openvino
     samples = [np.ascontiguousarray(x[i:i + 1].float().numpy()) for x in batches
                for i in range(len(x))]

@@ -12,6 +12,7 @@ the faster fp32 runtime.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import statistics
@@ -137,11 +138,11 @@ def faster_openvino_int8(backbone: nn.Module, network: tuple[bytes, bytes], cpu:
     """``int8`` (the OpenVINO ``network``) or ``fp32``, whichever runs ``crops`` search crops
     faster on this CPU (int8 at least 5% faster than fp32 in its faster runtime), from the
     cache or measured now and stored."""
-    import hashlib
-    key = (runtime_key(cpu, backbone, "int8 network "
-                       + hashlib.sha256(network[1]).hexdigest()[:16], size, crops))
+    key = runtime_key(cpu, backbone, f"int8 network {hashlib.sha256(network[1]).hexdigest()[:16]}",
+                      size, crops)
     return cached_choice(
-        key, "precision", lambda: (measure_fn or measure_openvino_int8)(backbone, network, size, crops),
+        key, "precision",
+        lambda: (measure_fn or measure_openvino_int8)(backbone, network, size, crops),
         lambda s: "int8" if s["int8"] <= INT8_MARGIN * s["fp32"] else "fp32", ("int8", "fp32"))
 
 
