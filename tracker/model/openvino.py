@@ -15,7 +15,8 @@ NNCF, running it needs OpenVINO alone); the network is kept in the weights' cali
 
 Agreement with torch's features (relative L2 of search features, ``tests/test_openvino.py``):
 fp32 within 1e-4 (measured 1e-6), bf16 within 5e-2 (measured 1.5e-2), int8 within 0.35 on
-random weights (the shipped fast network: 0.2 on training crops, bf16 0.13-0.18 there).
+random weights. The shipped networks on the tracker's search crops of training frames: int8
+0.27-0.36 (bf16 0.13-0.18), with otb-dev AUC unchanged (``weights/README.md``).
 """
 from __future__ import annotations
 
