@@ -11,10 +11,11 @@ from .console import say
 from .errors import UserError
 
 DTYPE_HELP = ("backbone precision: auto (default): fp32, or int8 on an x86 CPU when the weights "
-              "come with a calibration <weights>.int8.pth (the default MobileNetV2 weights have "
-              "none, so auto is fp32 for them; --lite and alexnet have one); fp32 (the "
-              "reference); bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU "
-              "(needs <weights>.int8.pth from `siamfc quantize`)")
+              "come with a calibration <weights>.int8.pth and int8 measures faster (the default "
+              "and --fast weights carry OpenVINO int8 networks, used where OpenVINO is installed; "
+              "--lite and alexnet have torch calibrations); fp32 (the reference); bf16 on CPUs "
+              "with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU (needs <weights>.int8.pth "
+              "from `siamfc quantize`)")
 PRESET_NAMES = ["siamfc-3s", "siamfc-5s", "siamfc-1s"]
 
 
@@ -83,8 +84,9 @@ def add_dtype_option(p: Group) -> None:
     p.add_argument("--runtime", default="auto", choices=["auto", "torch", "openvino"],
                    help="what runs the backbone: auto (default): OpenVINO where it is installed "
                         "(pip install \"siamfc[openvino]\") and measures faster on this CPU, "
-                        "measured once and cached, else torch; torch; openvino (fp32, or bf16 "
-                        "on CPUs with AVX-512 BF16/AMX)")
+                        "measured once and cached, else torch; torch; openvino (fp32, bf16 on "
+                        "CPUs with AVX-512 BF16/AMX, or int8 with the network of `siamfc "
+                        "quantize --openvino`)")
 
 
 def add_preset_option(p: Group) -> None:

@@ -27,7 +27,13 @@ from .quantize import FINGERPRINT_KEY, Int8Backbone
 
 MODE_VARIABLE = "SIAMFC_AUTO_PRECISION"       # "time" (default) or "rule"
 CACHE_FILE = "precision.json"
-INT8_MARGIN = 0.95      # int8 only when at most 95% of fp32's time: fp32 is the reference
+INT8_MARGIN = 0.95      # int8 (or OpenVINO) only when at most 95% of the reference's time
+
+
+def prefer(candidate: str, reference: str) -> Callable[[dict[str, float]], str]:
+    """The rule on measured seconds: ``candidate`` when it takes at most ``INT8_MARGIN`` (95%)
+    of ``reference``'s time, else ``reference``."""
+    return lambda s: candidate if s[candidate] <= INT8_MARGIN * s[reference] else reference
 
 
 def cache_dir() -> Path:
@@ -85,7 +91,7 @@ def faster_precision(backbone: nn.Module, calibration: dict[str, torch.Tensor], 
     return cached_choice(
         cache_key(cpu, calibration, size, crops), "precision",
         lambda: (measure_fn or measure)(backbone, calibration, size, crops),
-        lambda s: "int8" if s["int8"] <= INT8_MARGIN * s["fp32"] else "fp32", ("int8", "fp32"))
+        prefer("int8", "fp32"), ("int8", "fp32"))
 
 
 def measure_runtimes(backbone: nn.Module, precision: str, size: int,
@@ -118,8 +124,7 @@ def faster_runtime(backbone: nn.Module, precision: str, cpu: str, size: int = 25
     return cached_choice(
         runtime_key(cpu, backbone, precision, size, crops), "runtime",
         lambda: (measure_fn or measure_runtimes)(backbone, precision, size, crops),
-        lambda s: "openvino" if s["openvino"] <= INT8_MARGIN * s["torch"] else "torch",
-        ("openvino", "torch"))
+        prefer("openvino", "torch"), ("openvino", "torch"))
 
 
 def measure_openvino_int8(backbone: nn.Module, network: tuple[bytes, bytes], size: int,
@@ -143,7 +148,7 @@ def faster_openvino_int8(backbone: nn.Module, network: tuple[bytes, bytes], cpu:
     return cached_choice(
         key, "precision",
         lambda: (measure_fn or measure_openvino_int8)(backbone, network, size, crops),
-        lambda s: "int8" if s["int8"] <= INT8_MARGIN * s["fp32"] else "fp32", ("int8", "fp32"))
+        prefer("int8", "fp32"), ("int8", "fp32"))
 
 
 def cached_choice(key: str, field: str, measure_now: Callable[[], dict[str, float]],

@@ -89,8 +89,9 @@ class ScaleSearch:
                 learned, spec = self.online.respond(t, layers, cfg.response_size)
                 learned = cfg.online_weight * learned[:, None]
                 # the cues read it too (one sum when nothing else was subtracted to place)
-                placed, resp = (placed + learned if placed is not resp else None), resp + learned
-                placed = resp if placed is None else placed
+                same = placed is resp
+                resp = resp + learned
+                placed = resp if same else placed + learned
         # the other targets' places are no candidates (exclusion.py); the cues read that too
         placed, resp = keep_apart([placed, resp], t, sizes.reshape(n, s), cfg)
 
@@ -141,7 +142,8 @@ class ScaleSearch:
             with timer.stage("scale"):
                 new_size = self.scale_filter.track(to_gray(img.frame), t, new_center, lo, hi)
         with timer.stage("bookkeeping"):
-            z_sz = t.z_sz * np.sqrt(new_size.prod(axis=1) / t.size.prod(axis=1))
+            change = np.sqrt(new_size.prod(axis=1) / t.size.prod(axis=1))            # (n,)
+            z_sz = t.z_sz * change
             sample = None
             if spec is not None:         # the chosen crops, the target where it was found
                 zoom = cfg.instance_size / (x_sz * scale)
@@ -150,6 +152,5 @@ class ScaleSearch:
                           label_sigma(new_size, zoom, cfg.total_stride, cfg.online_sigma),
                           tuple(feat.shape[-2:]))
         if self.scale_filter is not None:        # the size change, not the crop's scale
-            scale = np.sqrt(new_size.prod(axis=1) / t.size.prod(axis=1))
+            scale = change
         return StepOutcome(new_center, new_size, z_sz, back[2], scale, back[3:].T, found, sample)
-
