@@ -81,6 +81,7 @@ def test_missing_weights_exit_2(tiny_video, tmp_path, capsys):
 @pytest.mark.parametrize("argv,expected", [
     ([], ("siamfc_mobilenetv2.pth", None)),
     (["--head", "xcorr"], ("siamfc_mobilenetv2.pth", None)),
+    (["--backbone", "mobilenetv2_64"], ("siamfc_mobilenetv2_64.pth", "mobilenetv2_64")),
     (["--head", "xcorr-box"], ("siamfc_mobilenetv2_box.pth", None)),
     (["--head", "xcorr-box", "--backbone", "mobilenetv2"], ("siamfc_mobilenetv2_box.pth", "mobilenetv2")),
     (["--backbone", "alexnet", "--head", "xcorr"], ("siamfc_alexnet.pth", "alexnet")),
@@ -247,11 +248,17 @@ def test_ctrl_c_keeps_tracked_rows(tmp_path, tiny_video, small_clip, random_weig
 
 @pytest.mark.parametrize("argv,weights,preset", [
     ([], "siamfc_mobilenetv2.pth", "siamfc-3s"),
+    (["--preset", "siamfc-1s"], "siamfc_mobilenetv2.pth", "siamfc-1s"),
     (["--fast"], "siamfc_mobilenetv2_s16.pth", "siamfc-1s"),
     (["--fast", "--preset", "siamfc-3s"], "siamfc_mobilenetv2_s16.pth", "siamfc-3s"),
-    (["--preset", "siamfc-1s"], "siamfc_mobilenetv2.pth", "siamfc-1s"),
+    (["--backbone", "mobilenetv2_64"], "siamfc_mobilenetv2_64.pth", "siamfc-1s"),
+    (["--backbone", "mobilenetv2_s16"], "siamfc_mobilenetv2_s16.pth", "siamfc-1s"),
+    (["--lite"], "siamfc_lite.pth", "siamfc-3s"),
+    (["--head", "xcorr-box"], "siamfc_mobilenetv2_box.pth", "siamfc-3s"),
 ])
-def test_fast_option_picks_the_stride_16_weights_and_one_crop(argv, weights, preset, monkeypatch):
+def test_each_network_tracks_with_its_preset(argv, weights, preset, monkeypatch):
+    """Without --preset the network's (config.preset_for): one crop and the scale filter for
+    the --fast network and mobilenetv2_64, the paper's three scales for the others."""
     import argparse
     from tracker.cli.options import add_model_options, tracker_config, weights_from_args
     monkeypatch.delenv("SIAMFC_WEIGHTS", raising=False)

@@ -299,7 +299,7 @@ def test_failures_of_results_without_scores_are_not_reported(tmp_path, otb_root)
 ])
 def test_each_siamfc_tracker_reads_its_own_weights(spec, expected):
     """siamfc-box reads --box-weights or the shipped box-head file, never --weights; siamfc-fast
-    its own file (and the one-crop preset)."""
+    its own file (and its network's one-crop preset)."""
     from tracker.evaluation.adapters import TrackerSpec, tracker_config
     from tracker.evaluation.provenance import weights_file
     assert weights_file(TrackerSpec(**spec)).name == expected

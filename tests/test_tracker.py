@@ -147,3 +147,26 @@ def test_opencv_crops_track_like_grid_sample(small_clip, monkeypatch):
     monkeypatch.setattr(siamfc_module, "FrameCrops", GridCrops)
     grid = run()
     assert np.abs(opencv - grid).max() < 0.5
+
+
+@pytest.mark.parametrize("backbone,preset", [
+    ("mobilenetv2", "siamfc-3s"), ("mobilenetv2_64", "siamfc-1s"),
+    ("mobilenetv2_s16", "siamfc-1s"), ("alexnet_slim", "siamfc-3s")])
+def test_a_tracker_without_a_config_takes_its_networks_preset(tmp_path, backbone, preset):
+    """config=None: the network's preset (config.preset_for), from the network a weights file
+    holds (from_pretrained) or is given (the constructor); a given preset wins."""
+    from tracker.config import preset_for
+    from tracker.model.network import weights_state
+    from .conftest import random_net
+    assert preset_for(backbone) == preset
+    net = random_net(backbone)
+    path = tmp_path / "w.pth"
+    torch.save(weights_state(net), path)
+    loaded = SiamFCTracker.from_pretrained(path, device="cpu", dtype="fp32", runtime="torch")
+    assert loaded.config.name == preset
+    assert loaded.config.scale_estimate == ("filter" if preset == "siamfc-1s" else "pyramid")
+    built = SiamFCMultiTracker(net, device="cpu", dtype="fp32", runtime="torch")
+    assert built.cfg.name == preset
+    given = SiamFCTracker.from_pretrained(path, device="cpu", config="siamfc-5s", dtype="fp32",
+                                          runtime="torch")
+    assert given.config.name == "siamfc-5s"

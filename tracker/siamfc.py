@@ -21,14 +21,14 @@ import numpy as np
 import torch
 
 from .confidence import RAW_PEAK, ScoreModel
-from .config import TrackerConfig
+from .config import TrackerConfig, resolve_config
 from .crops import FrameCrops
 from .diagnostics.profiling import StageTimer
 from .frames import as_bgr
 from .geometry import context_size, ltwh_to_cxcywh, validate_box
 from .model.network import SiamNet
 from .model.runtime import resolve_device
-from .model.weights import DEFAULT_BACKBONE, default_weights_path, load_network, load_score_model
+from .model.weights import default_weights_path, load_network, load_score_model
 from .results import TrackResult, track_results
 from .staging import FrameUploader
 from .steps.box import BoxStep
@@ -55,7 +55,7 @@ class SiamFCMultiTracker:
                  calibration: dict[str, torch.Tensor] | None = None,
                  cuda_graphs: bool = False, score_model: ScoreModel | None = None,
                  runtime: str = "auto") -> None:
-        cfg = config if config is not None else TrackerConfig()
+        cfg = resolve_config(config, model.backbone_name)
         cfg = self.cfg = cfg.with_stride(getattr(model.backbone, "total_stride", cfg.total_stride))
         self.score_model = score_model if score_model is not None else RAW_PEAK
         self.device = resolve_device(device)
@@ -85,9 +85,10 @@ class SiamFCMultiTracker:
 
         ``backbone``: a registered name whose shipped file (``model.weights.DEFAULT_FILES``)
         is used when ``path`` is None; None reads it from the weights file.
-        ``config`` is a ``TrackerConfig`` or a preset name; ``dtype`` the backbone precision:
-        ``fp32``, ``bf16``, ``fp16`` (CUDA), ``int8`` (CPU, with ``<weights>.int8.pth``, see
-        ``siamfc quantize``) or ``auto`` (``model.runtime.pick_precision``); ``runtime`` the
+        ``config`` is a ``TrackerConfig`` or a preset name; None: the network's preset
+        (``config.preset_for``: ``siamfc-3s`` for the default network); ``dtype`` the backbone
+        precision: ``fp32``, ``bf16``, ``fp16`` (CUDA), ``int8`` (CPU, with
+        ``<weights>.int8.pth``, see ``siamfc quantize``) or ``auto`` (``model.runtime.pick_precision``); ``runtime`` the
         backbone's: ``torch``, ``openvino`` or ``auto`` (``model.runtime.pick_runtime``). The
         tracker's ``precision`` and ``runtime`` say which were chosen.
         ``pretrained=False`` gives random weights: for tests only, never a silent fallback.
@@ -100,9 +101,9 @@ class SiamFCMultiTracker:
         peak.
         """
         if path is None and head != "xcorr" and pretrained:
-            path = default_weights_path(backbone or DEFAULT_BACKBONE, head)
+            path = default_weights_path(backbone, head)
         model, calibration = load_network(path, backbone, pretrained, dtype, device)
-        cfg = (TrackerConfig.preset(config) if isinstance(config, str) else config) or TrackerConfig()
+        cfg = resolve_config(config, model.backbone_name)
         return cls(model, cfg, device, dtype, calibration, cuda_graphs,
                    load_score_model(path, backbone, pretrained,
                                     uses_online(cfg, model.regresses_box)), runtime)

@@ -11,9 +11,10 @@ from .console import say
 from .errors import UserError
 
 DTYPE_HELP = ("backbone precision: auto (default): fp32, or int8 on an x86 CPU when the weights "
-              "come with a calibration <weights>.int8.pth and int8 measures faster (the default "
-              "and --fast weights carry OpenVINO int8 networks, used where OpenVINO is installed; "
-              "--lite and alexnet have torch calibrations); fp32 (the reference); bf16 on CPUs "
+              "come with a calibration <weights>.int8.pth and int8 measures faster (the default, "
+              "mobilenetv2_64 and --fast weights carry OpenVINO int8 networks, used where "
+              "OpenVINO is installed; --lite and alexnet have torch calibrations); fp32 (the "
+              "reference); bf16 on CPUs "
               "with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU (needs <weights>.int8.pth "
               "from `siamfc quantize`)")
 PRESET_NAMES = ["siamfc-3s", "siamfc-5s", "siamfc-1s"]
@@ -91,8 +92,9 @@ def add_dtype_option(p: Group) -> None:
 
 def add_preset_option(p: Group) -> None:
     p.add_argument("--preset", default=None, choices=PRESET_NAMES,
-                   help="tracker settings: the paper's 3 scales (default) or 5 scales, or one "
-                        "search crop with DSST's scale filter (siamfc-1s, the default of --fast)")
+                   help="tracker settings: the paper's 3 scales or 5 scales, or one search crop "
+                        "with DSST's scale filter (siamfc-1s); default: the network's "
+                        "(siamfc-1s for mobilenetv2_64 and --fast, siamfc-3s for the others)")
 
 
 def add_settings_option(p: Group) -> None:
@@ -184,7 +186,7 @@ def add_display_option(p: Group) -> None:
 def weights_from_args(args: argparse.Namespace) -> tuple[Path, str | None]:
     """(weights file, backbone or None to read it from the file) from --weights/--lite/--backbone/
     --head."""
-    from ..model.weights import DEFAULT_BACKBONE, FAST_BACKBONE, LITE_BACKBONE, default_weights_path
+    from ..model.weights import FAST_BACKBONE, LITE_BACKBONE, default_weights_path
     head = getattr(args, "head", None)
     if getattr(args, "fast", False):
         given = [o for o, v in (("lite", args.lite), ("weights", args.weights), ("head", head),
@@ -201,7 +203,7 @@ def weights_from_args(args: argparse.Namespace) -> tuple[Path, str | None]:
             raise UserError("--head picks a shipped weights file; with --weights the head is read "
                             "from the file: drop --head")
         return Path(args.weights), args.backbone
-    return default_weights_path(args.backbone or DEFAULT_BACKBONE, head or "xcorr"), args.backbone
+    return default_weights_path(args.backbone, head or "xcorr"), args.backbone
 
 
 def parse_settings(items: Sequence[str]) -> dict:
@@ -229,9 +231,11 @@ def parse_settings(items: Sequence[str]) -> dict:
 
 
 def preset_name(args: argparse.Namespace) -> str:
-    """--preset, else ``siamfc-1s`` with --fast and ``siamfc-3s`` without."""
-    return getattr(args, "preset", None) or (
-        "siamfc-1s" if getattr(args, "fast", False) else "siamfc-3s")
+    """--preset, else the preset of the network the options pick (``config.preset_for``:
+    ``siamfc-1s`` for mobilenetv2_64 and the --fast network, ``siamfc-3s`` for the others)."""
+    from ..config import preset_for
+    from ..model.weights import network_of
+    return getattr(args, "preset", None) or preset_for(network_of(*weights_from_args(args)))
 
 
 def tracker_config(args: argparse.Namespace, redetect: bool | None = None):

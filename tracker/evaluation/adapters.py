@@ -1,7 +1,7 @@
 """A common init/update interface over our SiamFC and OpenCV's trackers.
 
-Names: ``siamfc`` (the default preset), ``siamfc-3s``, ``siamfc-5s``, ``siamfc-redetect``
-(siamfc-3s with lost-target re-detection), ``siamfc-lite`` (siamfc-3s with ``weights/siamfc_lite.pth``),
+Names: ``siamfc`` (with its network's preset, ``config.preset_for``: siamfc-3s for the
+default), ``siamfc-3s``, ``siamfc-5s``, ``siamfc-redetect`` (siamfc with lost-target re-detection), ``siamfc-lite`` (siamfc-3s with ``weights/siamfc_lite.pth``),
 ``siamfc-box`` (the xcorr-box head, ``weights/siamfc_mobilenetv2_box.pth``: one search crop, the
 box regressed), ``siamfc-fast`` (``weights/siamfc_mobilenetv2_s16.pth`` with the ``siamfc-1s``
 preset: one search crop and DSST's scale filter), ``opencv-csrt``,
@@ -87,27 +87,28 @@ def spec_weights(spec: TrackerSpec) -> str | None:
 def weights_path(spec: TrackerSpec) -> Path:
     """The weights file a SiamFC spec loads: the path given for its tracker
     (``spec_weights``), else that tracker's shipped file."""
-    from ..model.weights import (DEFAULT_BACKBONE, FAST_BACKBONE, LITE_BACKBONE,
-                                 default_weights_path)
+    from ..model.weights import FAST_BACKBONE, LITE_BACKBONE, default_weights_path
     given = spec_weights(spec)
     if given:
         return Path(given)
     if spec.name.startswith("siamfc-lite"):
         return default_weights_path(LITE_BACKBONE)
     if spec.name.startswith("siamfc-box"):
-        return default_weights_path(DEFAULT_BACKBONE, "xcorr-box")
+        return default_weights_path(head="xcorr-box")
     if spec.name.startswith("siamfc-fast"):
         return default_weights_path(FAST_BACKBONE)
     return default_weights_path()
 
 
 def tracker_config(spec: TrackerSpec) -> "TrackerConfig":
-    """The ``TrackerConfig`` a SiamFC spec tracks with: its preset, re-detection for the
-    ``-redetect`` names, and the spec's overrides."""
-    from ..config import TrackerConfig
+    """The ``TrackerConfig`` a SiamFC spec tracks with: the preset it names, else its
+    network's (``config.preset_for``), re-detection for the ``-redetect`` names, and the
+    spec's overrides."""
+    from ..config import PRESETS, TrackerConfig, preset_for
+    from ..model.weights import network_of
     name, redetect = spec.name.removesuffix("-redetect"), spec.name.endswith("-redetect")
-    preset = {"siamfc": "siamfc-3s", "siamfc-lite": "siamfc-3s", "siamfc-box": "siamfc-3s",
-              "siamfc-fast": "siamfc-1s"}.get(name, name)
+    path = weights_path(spec)      # a missing file: the tracker's load names it, not this
+    preset = name if name in PRESETS else preset_for(network_of(path) if path.is_file() else None)
     return TrackerConfig.preset(preset, **{"redetect": redetect, **spec.settings})
 
 

@@ -17,12 +17,14 @@ from .runtime import check_precision, int8_pays, resolve_device
 
 DEFAULT_BACKBONE = "mobilenetv2"   # the network of the default weights file
 LITE_BACKBONE = "alexnet_slim"     # the backbone of weights/siamfc_lite.pth
-FAST_BACKBONE = "mobilenetv2_s16"  # the network of --fast (with the siamfc-1s preset)
+FAST_BACKBONE = "mobilenetv2_s16"  # the network of --fast (with its siamfc-1s preset)
 DEFAULT_FILES = {"mobilenetv2": "siamfc_mobilenetv2.pth", "alexnet": "siamfc_alexnet.pth",
                  LITE_BACKBONE: "siamfc_lite.pth", "mobilenetv2_64": "siamfc_mobilenetv2_64.pth",
                  FAST_BACKBONE: "siamfc_mobilenetv2_s16.pth"}
 #: the shipped weights of the other heads, by (head, backbone): ``siamfc track --head xcorr-box``
 HEAD_FILES = {("xcorr-box", "mobilenetv2"): "siamfc_mobilenetv2_box.pth"}
+#: the network of each other head's shipped file, for ``--head`` without ``--backbone``
+HEAD_BACKBONES = {"xcorr-box": "mobilenetv2"}
 HOW_TO_GET = ("check the path given to --weights (or $SIAMFC_WEIGHTS, which sets the default "
               "file); the shipped files are listed in weights/README.md")
 
@@ -33,11 +35,14 @@ def weights_dirs() -> list[Path]:
     return [repository / "weights", Path(sys.prefix) / "share" / "siamfc" / "weights"]
 
 
-def default_weights_path(backbone: str = DEFAULT_BACKBONE, head: str = "xcorr") -> Path:
-    """The default weights file for ``backbone`` with ``head`` ($SIAMFC_WEIGHTS wins when set)."""
+def default_weights_path(backbone: str | None = None, head: str = "xcorr") -> Path:
+    """The default weights file for ``backbone`` with ``head`` ($SIAMFC_WEIGHTS wins when set);
+    ``backbone=None``: the default network, or the network of the head's shipped file."""
     env = os.environ.get("SIAMFC_WEIGHTS")
     if env:
         return Path(env)
+    if backbone is None:
+        backbone = HEAD_BACKBONES.get(head, DEFAULT_BACKBONE)
     if head != "xcorr":
         name = HEAD_FILES.get((head, backbone))
         if name is None:
@@ -114,6 +119,21 @@ def detect_backbone(state: dict[str, torch.Tensor]) -> str | None:
         scores[name] = (sum(state[k].shape == expected[k].shape for k in shared), len(shared))
     best = max(scores, key=scores.__getitem__)
     return best if scores[best][1] else None
+
+
+def network_of(path: str | os.PathLike, backbone: str | None = None) -> str:
+    """The backbone name of the weights at ``path``: ``backbone`` when given, else the name
+    stored in the file (or the registered backbone that fits it); ``WeightsError`` as
+    ``load_model`` when the file is missing or fits none."""
+    if backbone is not None:
+        return backbone
+    state = load_state_dict(path)
+    name = backbone_from_state(state) or detect_backbone(state)
+    if name is None:
+        from .backbones import BACKBONES
+        raise WeightsError(f"weights file {path} fits none of the backbones {sorted(BACKBONES)} "
+                           f"(first keys: {sorted(state)[:3]})")
+    return name
 
 
 def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
