@@ -19,12 +19,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                     ["siamfc eval ../shared/data/otb-dev --workers 2",
                      "siamfc eval ../shared/data/otb-dev --trackers siamfc,siamfc-lite,opencv-csrt",
                      "siamfc eval ../shared/data/otb-dev --trackers siamfc,siamfc-box --dtype fp32",
-                     "siamfc eval ../shared/data/otb-dev --sequences Jumping,Singer1 --dtype fp32"])
+                     "siamfc eval ../shared/data/otb-dev --sequences Jumping,Singer1 --dtype fp32",
+                     "siamfc eval ../shared/data/otb-dev --sre --workers 2 --results-dir results-sre"])
     data = p.add_argument_group("benchmark")
     data.add_argument("root", help="benchmark folder")
     data.add_argument("--format", default="otb", choices=["otb", "got10k", "lasot", "vot", "uav123"],
                       help="layout of ROOT (default otb)")
     data.add_argument("--sequences", help="comma-separated sequence names (default: all)")
+    data.add_argument("--sre", action="store_true",
+                      help="OTB's spatial robustness evaluation: every target from 12 perturbed "
+                           "first boxes (shifted by 10%% of its size in 8 directions, scaled by "
+                           "0.8-1.2) instead of its own, as sequences <name>.sre01-12; the "
+                           "report's overall is their mean (use its own --results-dir)")
     trackers = p.add_argument_group("trackers")
     trackers.add_argument("--trackers", default="siamfc",
                           help="comma-separated: siamfc, siamfc-5s, siamfc-redetect, siamfc-lite, "
@@ -88,6 +94,12 @@ def run(args: argparse.Namespace) -> int:
         say(args, f"siamfc: skipped sequence: {problem}", force=True)
     if not sequences:
         raise UserError(f"no usable sequences in {args.root}")
+    if args.sre:
+        from ..evaluation.robustness import spatial_robustness
+        try:
+            sequences = spatial_robustness(sequences)
+        except ValueError as exc:
+            raise UserError(f"--sre: {exc}") from None
     names = [t.strip() for t in args.trackers.split(",") if t.strip()]
     bad = [n for n in names if n not in available_trackers()]
     if bad:

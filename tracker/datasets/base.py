@@ -13,14 +13,21 @@ import numpy as np
 @dataclass(frozen=True)
 class Sequence:
     """One tracked target: ordered frame paths and (N, 4) 0-based x, y, w, h boxes
-    (NaN rows where the target is absent)."""
+    (NaN rows where the target is absent); ``init``: the (4,) box a tracker starts from when it
+    is not ``boxes[0]`` (a robustness run's perturbed one, ``evaluation.robustness``)."""
 
     name: str
     frames: tuple[str, ...]
     boxes: np.ndarray
+    init: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    @property
+    def start_box(self) -> np.ndarray:
+        """The (4,) box the tracker is started from: ``init``, else the first ground truth."""
+        return self.boxes[0] if self.init is None else self.init
 
 
 class DatasetError(ValueError):

@@ -49,8 +49,8 @@ SCORE_COLUMNS = ("score", "peak", "lost") + tuple(f"cue_{c}" for c in CUES)
 def track_sequence(tracker: Tracker | SiamFCTracker, seq: Sequence
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(N, 4) boxes, (N,) seconds per frame and, for trackers whose results carry a score,
-    (N, len(SCORE_COLUMNS)) scores (else None); frame 0 is the ground-truth init box (score
-    1, not lost, no cues: NaN).
+    (N, len(SCORE_COLUMNS)) scores (else None); frame 0 is the box the tracker starts from
+    (``seq.start_box``: the ground truth's unless perturbed; score 1, not lost, no cues: NaN).
 
     Raises ``ValueError`` naming the image file when a frame cannot be read.
     """
@@ -66,8 +66,8 @@ def track_sequence(tracker: Tracker | SiamFCTracker, seq: Sequence
             raise ValueError(f"{path}: cannot read image (frame {i} of {seq.name})")
         start = time.perf_counter()
         if i == 0:
-            tracker.init(frame, seq.boxes[0])
-            boxes[0] = seq.boxes[0]
+            tracker.init(frame, seq.start_box)
+            boxes[0] = seq.start_box
         else:
             result = tracker.update(frame)          # a box, or a TrackResult
             boxes[i] = getattr(result, "box", result)
