@@ -14,9 +14,8 @@ DTYPE_HELP = ("backbone precision: auto (default): fp32, or int8 on an x86 CPU w
               "come with a calibration <weights>.int8.pth and int8 measures faster (the default, "
               "mobilenetv2_64 and --fast weights carry OpenVINO int8 networks, used where "
               "OpenVINO is installed; --lite and alexnet have torch calibrations); fp32 (the "
-              "reference); bf16 on CPUs "
-              "with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU (needs <weights>.int8.pth "
-              "from `siamfc quantize`)")
+              "reference); bf16 on CPUs with AVX-512 BF16/AMX; fp16 on CUDA; int8 on the CPU "
+              "(needs <weights>.int8.pth from `siamfc quantize`)")
 PRESET_NAMES = ["siamfc-3s", "siamfc-5s", "siamfc-1s"]
 
 

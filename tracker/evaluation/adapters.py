@@ -1,7 +1,8 @@
 """A common init/update interface over our SiamFC and OpenCV's trackers.
 
 Names: ``siamfc`` (with its network's preset, ``config.preset_for``: siamfc-3s for the
-default), ``siamfc-3s``, ``siamfc-5s``, ``siamfc-redetect`` (siamfc with lost-target re-detection), ``siamfc-lite`` (siamfc-3s with ``weights/siamfc_lite.pth``),
+default), ``siamfc-3s``, ``siamfc-5s``, ``siamfc-redetect`` (siamfc with lost-target
+re-detection), ``siamfc-lite`` (siamfc-3s with ``weights/siamfc_lite.pth``),
 ``siamfc-box`` (the xcorr-box head, ``weights/siamfc_mobilenetv2_box.pth``: one search crop, the
 box regressed), ``siamfc-fast`` (``weights/siamfc_mobilenetv2_s16.pth`` with the ``siamfc-1s``
 preset: one search crop and DSST's scale filter), ``opencv-csrt``,
