@@ -122,40 +122,39 @@ def detect_backbone(state: dict[str, torch.Tensor]) -> str | None:
 
 
 def network_of(path: str | os.PathLike, backbone: str | None = None) -> str:
-    """The backbone name of the weights at ``path``: ``backbone`` when given, else the name
-    stored in the file (or the registered backbone that fits it); ``WeightsError`` as
-    ``load_model`` when the file is missing or fits none."""
-    if backbone is not None:
-        return backbone
-    state = load_state_dict(path)
-    name = backbone_from_state(state) or detect_backbone(state)
-    if name is None:
-        from .backbones import BACKBONES
-        raise WeightsError(f"weights file {path} fits none of the backbones {sorted(BACKBONES)} "
-                           f"(first keys: {sorted(state)[:3]})")
-    return name
+    """The backbone name of the weights at ``path``: ``backbone`` when given, else read from
+    the file as ``load_model`` reads it (``WeightsError`` when missing or fitting none)."""
+    return backbone if backbone is not None else _backbone_name(load_state_dict(path), path)
 
 
-def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
-    """A ``SiamNet`` in eval mode with weights from ``path`` (on the CPU); ``backbone`` is
-    read from the file when None."""
-    state = load_state_dict(path)
+def _backbone_name(state: dict[str, torch.Tensor], path: str | os.PathLike,
+                   backbone: str | None = None) -> str:
+    """The registered backbone of a weights ``state`` (its stored name, removed from
+    ``state``, else the best fit), which a given ``backbone`` must match; ``WeightsError``
+    naming ``path`` otherwise."""
+    from .backbones import BACKBONES
     stored = backbone_from_state(state)
     if stored is not None:
-        from .backbones import BACKBONES
         if stored not in BACKBONES:
             raise WeightsError(f"weights file {path} is for backbone {stored!r}, which this version "
                                f"does not have (it has {sorted(BACKBONES)})")
         if backbone is not None and backbone != stored:
             raise WeightsError(f"weights file {path} is for backbone {stored!r}, not {backbone!r}; "
                                "drop --backbone or pick the matching file")
-        backbone = stored
+        return stored
     if backbone is None:
         backbone = detect_backbone(state)
         if backbone is None:
-            from .backbones import BACKBONES
             raise WeightsError(f"weights file {path} fits none of the backbones {sorted(BACKBONES)} "
                                f"(first keys: {sorted(state)[:3]})")
+    return backbone
+
+
+def load_model(path: str | os.PathLike, backbone: str | None = None) -> SiamNet:
+    """A ``SiamNet`` in eval mode with weights from ``path`` (on the CPU); ``backbone`` is
+    read from the file when None."""
+    state = load_state_dict(path)
+    backbone = _backbone_name(state, path, backbone)
     model = SiamNet(backbone, branches=branches_of(state), head=head_of(state))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
