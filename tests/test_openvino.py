@@ -199,3 +199,43 @@ def test_the_int8_network_is_timed_once_and_cached(tmp_path, monkeypatch, second
                                              measure_fn=lambda *a: calls.append(a) or seconds)
         assert chosen == choice
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("before, inside", [(2, 1), (1, 1), (3, 2)])
+def test_torch_threads_are_set_inside_and_restored(before, inside):
+    from tracker.model.threads import torch_threads
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(before)
+        with pytest.raises(KeyError):            # restored on errors too
+            with torch_threads(inside):
+                assert torch.get_num_threads() == inside
+                raise KeyError("x")
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(saved)
+
+
+@needs_openvino
+@pytest.mark.parametrize("runtime, inside", [("openvino", 1), ("torch", 2)])
+def test_own_torch_ops_run_on_one_thread_beside_openvino(monkeypatch, runtime, inside):
+    """Beside OpenVINO the tracker's torch work runs on one thread (OpenVINO keeps the count
+    it was made with); with torch as the runtime nothing changes; the count is restored."""
+    from tracker.steps import scale_search
+    saved = torch.get_num_threads()
+    seen = []
+    real = scale_search.raw_cues
+    monkeypatch.setattr(scale_search, "raw_cues",
+                        lambda *a: seen.append(torch.get_num_threads()) or real(*a))
+    try:
+        torch.set_num_threads(2)
+        tracker = SiamFCMultiTracker(random_net("mobilenetv2_s16"), TrackerConfig(),
+                                     device="cpu", dtype="fp32", runtime=runtime)
+        clip = make_clip(num_frames=3, size=(320, 240), seed=1)
+        tracker.init(clip.frames[0], clip.boxes[:1])
+        tracker.update(clip.frames[1])
+        assert seen == [inside] and torch.get_num_threads() == 2
+        if runtime == "openvino":
+            assert tracker.model.backbone.threads == 2
+    finally:
+        torch.set_num_threads(saved)

@@ -28,6 +28,7 @@ from .frames import as_bgr
 from .geometry import context_size, ltwh_to_cxcywh, validate_box
 from .model.network import SiamNet
 from .model.runtime import resolve_device
+from .model.threads import on_host_threads
 from .model.weights import default_weights_path, load_network, load_score_model
 from .results import TrackResult, track_results
 from .staging import FrameUploader
@@ -97,8 +98,7 @@ class SiamFCMultiTracker:
         (``weights/siamfc_mobilenetv2_box.pth``: one crop per frame, the box regressed); with a
         ``path`` the head is read from the file.
         The score model is ``<weights>.online.score.json`` (with the online model, the default)
-        or ``<weights>.score.json`` when there is one (see ``siamfc fit-score``), else the raw
-        peak.
+        or ``<weights>.score.json`` where there is one (``siamfc fit-score``), else the raw peak.
         """
         if path is None and head != "xcorr" and pretrained:
             path = default_weights_path(backbone, head)
@@ -109,8 +109,7 @@ class SiamFCMultiTracker:
                                     uses_online(cfg, model.regresses_box)), runtime)
 
     def _clear(self) -> None:
-        self.targets = Targets()      # per-target state, one row per target (see targets.py)
-        self._next_id = 0
+        self.targets, self._next_id = Targets(), 0   # per-target state, a row each (targets.py)
 
     @property
     def ids(self) -> list[int]:
@@ -124,8 +123,7 @@ class SiamFCMultiTracker:
     def init(self, frame: np.ndarray, boxes: Sequence[Sequence[float]] | np.ndarray) -> list[int]:
         """Start tracking ``boxes`` ((N, 4) 0-based x, y, w, h) in ``frame``; replaces any
         previous targets. Returns the target ids (0 .. N-1)."""
-        frame = as_bgr(frame)
-        arr = np.asarray(boxes, dtype=np.float64)
+        frame, arr = as_bgr(frame), np.asarray(boxes, dtype=np.float64)
         arr = arr[None] if arr.ndim == 1 else arr
         if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
             raise ValueError(f"boxes must be (N, 4) x, y, w, h with N >= 1, got shape {np.shape(boxes)}")
@@ -164,6 +162,7 @@ class SiamFCMultiTracker:
         t.good[i] = np.concatenate([t.center[i], t.size[i], [t.z_sz[i]]])
 
     @torch.inference_mode()
+    @on_host_threads
     def _add(self, frame: np.ndarray, boxes: np.ndarray) -> None:
         cfg, cxcywh = self.cfg, ltwh_to_cxcywh(boxes)
         center, size = cxcywh[:, :2], cxcywh[:, 2:]
@@ -184,6 +183,7 @@ class SiamFCMultiTracker:
         return [bool(v) for v in self.targets.lost]
 
     @torch.inference_mode()
+    @on_host_threads
     def update(self, frame: np.ndarray) -> list[TrackResult]:
         """Track all targets into ``frame``; one ``TrackResult`` per target, in id order."""
         cfg, t, timer = self.cfg, self.targets, self.timer

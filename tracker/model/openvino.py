@@ -2,7 +2,8 @@
 "siamfc[openvino]"``).
 
 The folded fp32 backbone is converted once (``openvino.convert_model`` traces it), for any
-batch and crop size, and compiled for latency with as many threads as torch uses. ``bf16``
+batch and crop size, and compiled for latency with as many threads as torch uses when it is
+made (the tracker's own torch ops then run on one thread: ``model.threads``). ``bf16``
 runs it in bfloat16, meant for CPUs with native bf16 (AVX-512 BF16, AMX; elsewhere the
 command line warns that bf16 is emulated). Everything after the backbone (cross-correlation,
 online model, peaks) stays torch fp32.
@@ -69,10 +70,11 @@ def _converted(openvino, backbone: nn.Module):
 class OpenVINOBackbone(nn.Module):
     """A folded fp32 backbone run by OpenVINO; ``forward`` and (where the backbone has it)
     ``forward_layers`` take and return torch tensors like the backbone's. ``int8`` runs
-    ``network``, the (xml, bin) IR bytes of the quantized backbone (``quantize_network``)."""
+    ``network``, the (xml, bin) IR bytes of the quantized backbone (``quantize_network``), on
+    ``threads`` threads (default: torch's count when it is made)."""
 
     def __init__(self, backbone: nn.Module, precision: str = "fp32",
-                 network: tuple[bytes, bytes] | None = None) -> None:
+                 network: tuple[bytes, bytes] | None = None, threads: int | None = None) -> None:
         super().__init__()
         if precision not in PRECISIONS:
             raise ValueError(f"OpenVINO runs fp32, bf16 or int8, not {precision!r}")
@@ -85,6 +87,8 @@ class OpenVINOBackbone(nn.Module):
         self.inner = backbone.float().eval()
         self.precision = precision
         self._network = network if precision == "int8" else None
+        # fixed now: the tracker runs its own torch ops on one thread (``model.threads``)
+        self.threads = threads or torch.get_num_threads()
         self._request = None
 
     @property
@@ -103,7 +107,7 @@ class OpenVINOBackbone(nn.Module):
             model = _converted(self._ov, self.inner)
         compiled = self._core.compile_model(model, "CPU", {
             "INFERENCE_PRECISION_HINT": PRECISIONS[self.precision],
-            "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+            "INFERENCE_NUM_THREADS": self.threads,
             "PERFORMANCE_HINT": "LATENCY"})
         return compiled.create_infer_request()
 

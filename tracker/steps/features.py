@@ -1,6 +1,8 @@
 """The features step: the network made ready for inference, crops in and features out."""
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 import torch
 
 from ..config import TrackerConfig
@@ -11,6 +13,7 @@ from ..model.network import SiamNet
 from ..model.quantize import Int8Backbone, openvino_network, split_calibration
 from ..model.openvino import OpenVINOBackbone
 from ..model.runtime import check_precision, pick_precision, pick_runtime, resolve_dtype
+from ..model.threads import torch_threads
 
 
 class Features:
@@ -24,7 +27,8 @@ class Features:
     graph per input shape. ``runtime``: ``torch``, ``openvino`` (the backbones run by OpenVINO,
     fp32, bf16, or int8 with the network ``siamfc quantize --openvino`` adds to the
     calibration, on a CPU; ``model.openvino``) or ``auto`` (``model.runtime.pick_runtime``,
-    timed on ``crops`` search crops); ``runtime`` says which was chosen.
+    timed on ``crops`` search crops); ``runtime`` says which was chosen. ``host_threads``: the
+    context the tracker's own torch ops run in (one thread beside OpenVINO: ``model.threads``).
     """
 
     def __init__(self, model: SiamNet, cfg: TrackerConfig, device: torch.device, dtype: str = "auto",
@@ -74,6 +78,13 @@ class Features:
             self.model.backbone = GraphedBackbone(self.model.backbone)
             if self.model.search_backbone is not None:
                 self.model.search_backbone = GraphedBackbone(self.model.search_backbone)
+
+    def host_threads(self) -> AbstractContextManager:
+        """The tracker's own torch work runs inside this: on one thread where OpenVINO runs the
+        backbone on the CPU (torch's spinning OpenMP workers would slow it), else as it is."""
+        if self.runtime == "openvino" and self.device.type == "cpu":
+            return torch_threads(1)
+        return nullcontext()
 
     def _input(self, crops: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) float32 crops in the backbone's precision and channels-last layout."""
