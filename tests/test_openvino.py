@@ -216,12 +216,28 @@ def test_torch_threads_are_set_inside_and_restored(before, inside):
         torch.set_num_threads(saved)
 
 
+@pytest.mark.parametrize("env, long", [
+    ({}, True), ({"GOMP_SPINCOUNT": "10000"}, False), ({"GOMP_SPINCOUNT": "300000"}, True),
+    ({"GOMP_SPINCOUNT": "infinite"}, True), ({"OMP_WAIT_POLICY": "passive"}, False),
+    ({"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "10"}, True)])
+def test_how_long_openmp_spins_is_read_from_the_environment(env, long):
+    from tracker.model.threads import openmp_spins_long
+    assert openmp_spins_long(env) is long
+
+
 @needs_openvino
-@pytest.mark.parametrize("runtime, inside", [("openvino", 1), ("torch", 2)])
-def test_own_torch_ops_run_on_one_thread_beside_openvino(monkeypatch, runtime, inside):
-    """Beside OpenVINO the tracker's torch work runs on one thread (OpenVINO keeps the count
-    it was made with); with torch as the runtime nothing changes; the count is restored."""
+@pytest.mark.parametrize("runtime, spin, inside", [
+    ("openvino", None, 1), ("openvino", "10000", 2), ("torch", None, 2)])
+def test_own_torch_ops_run_on_one_thread_beside_openvino(monkeypatch, runtime, spin, inside):
+    """Beside OpenVINO, while OpenMP spins long, the tracker's torch work runs on one thread
+    (OpenVINO keeps the count it was made with); with a short spin (the command line's) or
+    torch as the runtime nothing changes; the count is restored."""
     from tracker.steps import scale_search
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    if spin is None:
+        monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    else:
+        monkeypatch.setenv("GOMP_SPINCOUNT", spin)
     saved = torch.get_num_threads()
     seen = []
     real = scale_search.raw_cues

@@ -13,7 +13,7 @@ from ..model.network import SiamNet
 from ..model.quantize import Int8Backbone, openvino_network, split_calibration
 from ..model.openvino import OpenVINOBackbone
 from ..model.runtime import check_precision, pick_precision, pick_runtime, resolve_dtype
-from ..model.threads import torch_threads
+from ..model.threads import openmp_spins_long, torch_threads
 
 
 class Features:
@@ -28,7 +28,8 @@ class Features:
     fp32, bf16, or int8 with the network ``siamfc quantize --openvino`` adds to the
     calibration, on a CPU; ``model.openvino``) or ``auto`` (``model.runtime.pick_runtime``,
     timed on ``crops`` search crops); ``runtime`` says which was chosen. ``host_threads``: the
-    context the tracker's own torch ops run in (one thread beside OpenVINO: ``model.threads``).
+    context the tracker's own torch ops run in (one thread beside OpenVINO where OpenMP spins
+    long: ``model.threads``).
     """
 
     def __init__(self, model: SiamNet, cfg: TrackerConfig, device: torch.device, dtype: str = "auto",
@@ -69,6 +70,8 @@ class Features:
                                                           sizes=[(cfg.instance_size,) * 2])
         for p in self.model.parameters():
             p.requires_grad_(False)
+        self._one_thread = (self.runtime == "openvino" and device.type == "cpu"
+                            and openmp_spins_long())
         # the shallow layer that the online model may add: for the inverted-residual
         # backbones run as modules or by OpenVINO (not int8, not graphed)
         net = self.model.search_backbone or self.model.backbone
@@ -81,8 +84,9 @@ class Features:
 
     def host_threads(self) -> AbstractContextManager:
         """The tracker's own torch work runs inside this: on one thread where OpenVINO runs the
-        backbone on the CPU (torch's spinning OpenMP workers would slow it), else as it is."""
-        if self.runtime == "openvino" and self.device.type == "cpu":
+        backbone on the CPU while torch's OpenMP workers spin long (they would slow it;
+        ``model.threads``), else as it is."""
+        if self._one_thread:
             return torch_threads(1)
         return nullcontext()
 
