@@ -192,6 +192,39 @@ def test_live_recording_keeps_the_camera_frame_count(tmp_path, tiny_video, small
     assert frame_count(tmp_path / "rec.avi") == len(small_clip.frames)
 
 
+@pytest.mark.parametrize("frames, dropped, network, hinted", [
+    (100, 30, "mobilenetv2", True), (100, 10, "mobilenetv2", False),
+    (100, 30, "mobilenetv2_s16", False), (0, 0, "mobilenetv2", False),
+    (5, 1, "alexnet", True)])
+def test_a_tracker_behind_its_feed_is_pointed_to_the_fast_one(frames, dropped, network, hinted):
+    from tracker.cli.webcam import behind_hint
+    hint = behind_hint(frames, dropped, network)
+    assert (hint is not None) == hinted
+    if hinted:
+        assert f"{dropped} of its {frames + dropped} frames" in hint and "--fast" in hint
+
+
+def test_webcam_says_when_it_fell_behind(tmp_path, tiny_video, small_clip, random_weights,
+                                         monkeypatch, capsys):
+    import time
+
+    from tracker.cli import webcam as cli_webcam
+    monkeypatch.setattr(cli_webcam, "is_live", lambda source: True)
+    build = cli_webcam.build_multi_tracker
+
+    def slow(*args, **kwargs):
+        tracker = build(*args, **kwargs)
+        update = tracker.update
+        tracker.update = lambda frame: time.sleep(0.05) or update(frame)
+        return tracker
+
+    monkeypatch.setattr(cli_webcam, "build_multi_tracker", slow)
+    assert run("webcam", "--camera", tiny_video, *box_args(small_clip), "--no-display",
+               "--weights", random_weights) == 0
+    err = capsys.readouterr().err
+    assert "stale frames dropped" in err and "fell behind the feed" in err and "--fast" in err
+
+
 @pytest.mark.slow
 def test_live_feed_that_dropped_frame_0_still_starts_tracking(tmp_path, tiny_video, small_clip,
                                                                random_weights, monkeypatch):

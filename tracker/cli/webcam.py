@@ -22,6 +22,7 @@ from ..geometry import parse_box
 from ..media.annotate import draw_status, draw_targets
 from ..media.boxfiles import BoxWriter, open_box_writer
 from ..media.video import BackgroundReader, FrameSource, VideoSink, is_live
+from ..model.weights import FAST_BACKBONE
 from ..siamfc import SiamFCMultiTracker, TrackResult
 from .console import say
 from .display import Display, open_display
@@ -168,6 +169,20 @@ def run_live(source_name: str | FrameSource, tracker: SiamFCMultiTracker,
     return stats
 
 
+BEHIND = 0.1     # the share of the feed's frames skipped as stale above which the summary says so
+
+
+def behind_hint(frames: int, dropped: int, network: str) -> str | None:
+    """What to say when the tracker fell behind a live feed (more than ``BEHIND`` of the
+    ``frames + dropped`` frames it sent were stale and skipped) and a faster network than
+    ``network`` exists; None otherwise."""
+    sent = frames + dropped
+    if network == FAST_BACKBONE or dropped <= BEHIND * sent:
+        return None
+    return (f"the tracker fell behind the feed ({dropped} of its {sent} frames were skipped); "
+            "--fast updates about 2.5-3 times as often, at lower accuracy (docs/speed.md)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "webcam", "track live in a camera feed or stream",
                     "Track live in a camera feed or stream: draw the targets with the mouse (or "
@@ -216,4 +231,7 @@ def run(args: argparse.Namespace) -> int:
               "dropped" + "".join(f"; snapshot {p}" for p in stats.snapshots)
         + (f"; video: {record}" if record else "")
         + (f"; boxes: {args.output_boxes}" if args.output_boxes else ""))
+    hint = behind_hint(stats.frames, stats.dropped, tracker.model.backbone_name)
+    if hint:
+        say(args, hint)
     return EXIT_OK
