@@ -69,11 +69,22 @@ def torch_threads_restored():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def auto_precision_by_rule_everywhere(tmp_path_factory):
+    """``auto_precision_by_rule`` for the whole session, so that module- and session-scoped
+    fixtures (set up before any function-scoped one) build their trackers by the rule too: by
+    timing, a machine where OpenVINO measures faster would track them in OpenVINO."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SIAMFC_AUTO_PRECISION", "rule")
+        patch.setenv("SIAMFC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def auto_precision_by_rule(monkeypatch, tmp_path_factory):
     """``auto`` precision by the CPU rule in tests (timing would make the choice depend on the
-    machine); per-machine measurements go to a temporary cache. Tests of the timing set
-    SIAMFC_AUTO_PRECISION=time themselves."""
+    machine); per-machine measurements go to a temporary cache, one per test. Tests of the
+    timing set SIAMFC_AUTO_PRECISION=time themselves."""
     monkeypatch.setenv("SIAMFC_AUTO_PRECISION", "rule")
     monkeypatch.setenv("SIAMFC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 

@@ -3,7 +3,7 @@
 
 The folded fp32 backbone is converted once (``openvino.convert_model`` traces it), for any
 batch and crop size, and compiled for latency with as many threads as torch uses when it is
-made (the tracker's own torch ops then run on one thread: ``model.threads``). ``bf16``
+made (the tracker may then run its own torch ops on one thread: ``model.threads``). ``bf16``
 runs it in bfloat16, meant for CPUs with native bf16 (AVX-512 BF16, AMX; elsewhere the
 command line warns that bf16 is emulated). Everything after the backbone (cross-correlation,
 online model, peaks) stays torch fp32.
@@ -87,7 +87,7 @@ class OpenVINOBackbone(nn.Module):
         self.inner = backbone.float().eval()
         self.precision = precision
         self._network = network if precision == "int8" else None
-        # fixed now: the tracker runs its own torch ops on one thread (``model.threads``)
+        # fixed now: the tracker may run its own torch ops on one thread (``model.threads``)
         self.threads = threads or torch.get_num_threads()
         self._request = None
 
