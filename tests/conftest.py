@@ -71,9 +71,10 @@ def torch_threads_restored():
 
 @pytest.fixture(autouse=True, scope="session")
 def auto_precision_by_rule_everywhere(tmp_path_factory):
-    """``auto_precision_by_rule`` for the whole session, so that module- and session-scoped
-    fixtures (set up before any function-scoped one) build their trackers by the rule too: by
-    timing, a machine where OpenVINO measures faster would track them in OpenVINO."""
+    """``auto`` precision by the CPU rule in tests (timing would make the choice depend on the
+    machine), for the whole session: module- and session-scoped fixtures, set up before any
+    function-scoped one, build their trackers by the rule too (by timing, a machine where
+    OpenVINO measures faster would track them in OpenVINO)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SIAMFC_AUTO_PRECISION", "rule")
         patch.setenv("SIAMFC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
@@ -81,11 +82,9 @@ def auto_precision_by_rule_everywhere(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def auto_precision_by_rule(monkeypatch, tmp_path_factory):
-    """``auto`` precision by the CPU rule in tests (timing would make the choice depend on the
-    machine); per-machine measurements go to a temporary cache, one per test. Tests of the
-    timing set SIAMFC_AUTO_PRECISION=time themselves."""
-    monkeypatch.setenv("SIAMFC_AUTO_PRECISION", "rule")
+def measurement_cache_per_test(monkeypatch, tmp_path_factory):
+    """Per-machine measurements of a test go to a cache of its own (tests of the timing set
+    SIAMFC_AUTO_PRECISION=time themselves; the session's fixture restores the rule after)."""
     monkeypatch.setenv("SIAMFC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 

@@ -71,10 +71,10 @@ class OpenVINOBackbone(nn.Module):
     """A folded fp32 backbone run by OpenVINO; ``forward`` and (where the backbone has it)
     ``forward_layers`` take and return torch tensors like the backbone's. ``int8`` runs
     ``network``, the (xml, bin) IR bytes of the quantized backbone (``quantize_network``), on
-    ``threads`` threads (default: torch's count when it is made)."""
+    ``threads``: torch's thread count when it is made."""
 
     def __init__(self, backbone: nn.Module, precision: str = "fp32",
-                 network: tuple[bytes, bytes] | None = None, threads: int | None = None) -> None:
+                 network: tuple[bytes, bytes] | None = None) -> None:
         super().__init__()
         if precision not in PRECISIONS:
             raise ValueError(f"OpenVINO runs fp32, bf16 or int8, not {precision!r}")
@@ -88,7 +88,7 @@ class OpenVINOBackbone(nn.Module):
         self.precision = precision
         self._network = network if precision == "int8" else None
         # fixed now: the tracker may run its own torch ops on one thread (``model.threads``)
-        self.threads = threads or torch.get_num_threads()
+        self.threads = torch.get_num_threads()
         self._request = None
 
     @property
