@@ -54,6 +54,27 @@ def test_openvino_features_equal_torch_within_tolerance(name, precision):
 
 
 @needs_openvino
+def test_openvino_outputs_are_the_calls_own():
+    """The request reads the crops in place and reuses its buffers: each call's outputs are
+    copies, unchanged by the next call (another batch and size) or by changing its input after
+    it, and equal to the plain ``infer(inputs)`` call's."""
+    from tracker.model.openvino import OpenVINOBackbone
+    torch.manual_seed(1)
+    ov = OpenVINOBackbone(fold_batchnorm(build_backbone("mobilenetv2_s16").eval()))
+    x = torch.rand(2, 3, 255, 255) * 255
+    first = ov.forward_layers(x)
+    kept = [f.clone() for f in first]
+    ov.forward_layers(torch.rand(1, 3, 127, 127) * 255)
+    x.zero_()
+    for got, want in zip(first, kept):
+        assert torch.equal(got, want)
+    x = torch.rand(2, 3, 255, 255) * 255
+    plain = ov._compile().infer([x.numpy().copy()])          # a request of its own
+    for i, got in enumerate(ov.forward_layers(x)):
+        assert np.array_equal(got.numpy(), np.asarray(plain[i]))
+
+
+@needs_openvino
 def test_tracker_in_openvino_follows_torch():
     """fp32 in OpenVINO: the same boxes as torch's within a tenth of a pixel's worth of IoU, with
     the online model reading the shallow layer from OpenVINO too."""
