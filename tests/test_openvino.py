@@ -69,7 +69,7 @@ def test_openvino_outputs_are_the_calls_own():
     for got, want in zip(first, kept):
         assert torch.equal(got, want)
     x = torch.rand(2, 3, 255, 255) * 255
-    plain = ov._compile().infer([x.numpy().copy()])          # a request of its own
+    plain = ov._compile().infer([x.permute(0, 2, 3, 1).numpy().copy()])   # its own request, NHWC
     for i, got in enumerate(ov.forward_layers(x)):
         assert np.array_equal(got.numpy(), np.asarray(plain[i]))
 
